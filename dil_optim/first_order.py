@@ -1,0 +1,52 @@
+"""ERM and the first-order variants DIL_sf (Alg. 4) and DIL_pf (Alg. 3).
+
+The first-order variants are Reptile-style: starting from theta, take inner optimizer steps on
+the real parameters, then hand ``theta - theta_tilde`` to the outer optimizer as the gradient
+and put theta back. (Alg. 3/4 print ``theta - beta (theta_tilde - theta)``, a sign slip: that
+would move away from the adapted weights; the Reptile direction is ``theta - theta_tilde``.)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, Callable
+
+import torch
+
+__all__ = ["inner_loop", "reptile_gradients"]
+
+LossesFn = Callable[[Sequence[Any]], "list[torch.Tensor]"]
+
+
+def inner_loop(
+    params: Sequence[torch.nn.Parameter],
+    inner_opt: torch.optim.Optimizer,
+    schedule: Sequence[Sequence[Any]],
+    losses_fn: LossesFn,
+) -> list[list[torch.Tensor]]:
+    """Take one ``inner_opt`` step per entry of ``schedule`` on the mean loss of its batches.
+
+    Returns the detached per-batch losses of every inner step. Leaves ``p.grad`` holding the
+    last inner gradient; the caller replaces it.
+    """
+    history: list[list[torch.Tensor]] = []
+    for group in schedule:
+        losses = losses_fn(group)
+        loss = losses[0] if len(losses) == 1 else torch.stack(losses).mean()
+        for p in params:
+            p.grad = None
+        loss.backward()
+        inner_opt.step()
+        history.append([x.detach() for x in losses])
+    return history
+
+
+@torch.no_grad()
+def reptile_gradients(params: Sequence[torch.nn.Parameter], theta: Sequence[torch.Tensor]) -> list[torch.Tensor]:
+    """Set ``p.grad = theta - p`` and restore ``p = theta`` for every parameter; return the grads."""
+    plist = list(params)
+    deltas = torch._foreach_sub(list(theta), plist)
+    torch._foreach_copy_(plist, list(theta))
+    for p, d in zip(plist, deltas):
+        p.grad = d
+    return deltas

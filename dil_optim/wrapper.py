@@ -1,0 +1,309 @@
+"""DILWrapper: distortion-invariant representation learning around any model and optimizer."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+from torch import nn
+
+from .backends import make_functional
+from .batches import ForwardFn, LossFn, confounder_losses, default_forward, validate_batches
+from .first_order import inner_loop, reptile_gradients
+from .second_order import parallel_second_order, serial_second_order
+from .virtual_step import VirtualStep
+
+__all__ = ["DILWrapper", "DILOptimizer", "StepStats", "VARIANTS"]
+
+logger = logging.getLogger(__name__)
+
+VARIANTS = ("erm", "sf", "pf", "ss", "ps")
+_STATE_VERSION = 1
+
+
+@dataclass(frozen=True)
+class StepStats:
+    """What one :meth:`DILWrapper.step` measured, as plain floats.
+
+    confounder_losses: loss of each confounder batch, in the order given (for DIL_sf at the
+        weights its inner step started from; for DIL_pf at theta, the first inner step).
+    outer_loss: ERM: the mean loss; DIL_sf/pf: the mean of ``confounder_losses``;
+        DIL_ss/ps: the query loss at the virtually updated weights.
+    grad_norm: L2 norm of the gradient handed to the outer optimizer.
+    """
+
+    confounder_losses: list[float]
+    outer_loss: float
+    grad_norm: float
+
+
+def _adam_inner(lr: float) -> Callable[[Iterable[nn.Parameter]], torch.optim.Optimizer]:
+    def build(params: Iterable[nn.Parameter]) -> torch.optim.Optimizer:
+        return torch.optim.Adam(params, lr=lr, betas=(0.0, 0.999))
+
+    return build
+
+
+def _normalise_variant(variant: str) -> str:
+    v = str(variant).lower()
+    v = v[4:] if v.startswith("dil_") else v
+    if v not in VARIANTS:
+        raise ValueError(f"unknown variant {variant!r}; expected one of {', '.join(VARIANTS)} (or DIL_sf, ...)")
+    return v
+
+
+class DILWrapper:
+    """Turns ``zero_grad(); loss.backward(); optimizer.step()`` into one DIL update.
+
+    Args:
+        model: any ``nn.Module``; its trainable parameters (``requires_grad``) form theta.
+        optimizer: the user's outer optimizer over the model's parameters (kept as it is: its
+            param groups, LR schedulers and ``state_dict`` work as usual).
+        loss_fn: ``loss_fn(output, target) -> scalar tensor``; default ``nn.L1Loss()`` (the paper's).
+        variant: ``"erm" | "sf" | "pf" | "ss" | "ps"`` (``"DIL_sf"`` etc. also accepted).
+        inner_lr: alpha, the learning rate of the inner / virtual update.
+        inner_steps: DIL_sf: passes over the confounders per outer step (default 1); DIL_pf:
+            inner steps on all confounders (default 2, Alg. 3); must stay None for the others.
+        inner_optimizer: ``params -> torch.optim.Optimizer`` for the first-order inner steps;
+            default Adam(lr=inner_lr, betas=(0.0, 0.999)). Its state persists across outer steps.
+        backend: ``"torch_func"`` (default) or ``"higher"`` for the second-order variants.
+        virtual_step: ``"adam"`` (default) or ``"sgd"`` (Eq. 3/5) for the second-order variants.
+        virtual_betas: Adam betas of the virtual step (the paper: the same as ERM's, (0.9, 0.999)).
+        shuffle: visit the confounders of DIL_sf in a seeded random order each outer step.
+        generator: the ``torch.Generator`` for that order (its state is in :meth:`state_dict`).
+        forward_fn: ``forward_fn(model, batch) -> (output, target)`` for batches that are not
+            ``(input, target)`` tensor pairs; ``model`` is then a callable standing in for the module.
+        check_finite: raise ``FloatingPointError`` and roll everything back when a loss or the
+            meta-gradient is not finite (costs one clone of the inner optimizer state per step).
+    """
+
+    def __init__(
+        self,
+        model: nn.Module,
+        optimizer: torch.optim.Optimizer,
+        loss_fn: LossFn | None = None,
+        variant: str = "sf",
+        *,
+        inner_lr: float = 1e-4,
+        inner_steps: int | None = None,
+        inner_optimizer: Callable[[Iterable[nn.Parameter]], torch.optim.Optimizer] | None = None,
+        backend: str = "torch_func",
+        virtual_step: str = "adam",
+        virtual_betas: tuple[float, float] = (0.9, 0.999),
+        shuffle: bool = True,
+        generator: torch.Generator | None = None,
+        forward_fn: ForwardFn | None = None,
+        check_finite: bool = True,
+    ) -> None:
+        if not isinstance(model, nn.Module):
+            raise TypeError(f"model must be an nn.Module, got {type(model).__name__}")
+        if not isinstance(optimizer, torch.optim.Optimizer):
+            raise TypeError(f"optimizer must be a torch.optim.Optimizer, got {type(optimizer).__name__}")
+        self.variant = _normalise_variant(variant)
+        self.model = model
+        self.optimizer = optimizer
+        self.loss_fn: LossFn = loss_fn if loss_fn is not None else nn.L1Loss()
+        self.forward_fn: ForwardFn = forward_fn if forward_fn is not None else default_forward
+        self._typed = forward_fn is None
+        self.inner_lr = float(inner_lr)
+        if not self.inner_lr > 0:
+            raise ValueError(f"inner_lr must be > 0, got {inner_lr}")
+        self.inner_steps = self._check_inner_steps(inner_steps)
+        self.shuffle = shuffle
+        self.check_finite = check_finite
+        if generator is None:
+            generator = torch.Generator().manual_seed(torch.initial_seed() % (2**63))
+        self.generator = generator
+        self.step_count = 0
+        self._warned_query = False
+
+        self.inner_optimizer: torch.optim.Optimizer | None = None
+        if self.variant in ("sf", "pf"):
+            build = inner_optimizer if inner_optimizer is not None else _adam_inner(self.inner_lr)
+            self.inner_optimizer = build(self._trainable_params())
+        elif inner_optimizer is not None:
+            raise ValueError(
+                f"inner_optimizer applies to the first-order variants only; variant {self.variant!r} "
+                "uses virtual_step='adam' | 'sgd'"
+            )
+        self.backend = backend
+        self.vstep = VirtualStep(kind=virtual_step, lr=self.inner_lr, betas=virtual_betas)
+        self._fm = make_functional(model, backend) if self.variant in ("ss", "ps") else None
+        if backend not in ("torch_func", "higher"):
+            raise ValueError(f"unknown backend {backend!r}; expected 'torch_func' or 'higher'")
+
+    # ------------------------------------------------------------------ helpers
+    def _check_inner_steps(self, inner_steps: int | None) -> int:
+        defaults = {"sf": 1, "pf": 2}
+        if inner_steps is None:
+            return defaults.get(self.variant, 1)
+        if self.variant not in defaults:
+            raise ValueError(f"inner_steps applies to DIL_sf and DIL_pf only, not to variant {self.variant!r}")
+        if int(inner_steps) != inner_steps or inner_steps < 1:
+            raise ValueError(f"inner_steps must be a positive integer, got {inner_steps!r}")
+        return int(inner_steps)
+
+    def _named_trainable(self) -> dict[str, nn.Parameter]:
+        return {k: p for k, p in self.model.named_parameters() if p.requires_grad}
+
+    def _trainable_params(self) -> list[nn.Parameter]:
+        return list(self._named_trainable().values())
+
+    def _losses(self, model: Callable[..., Any], batches: Sequence[Any]) -> list[torch.Tensor]:
+        return confounder_losses(model, batches, self.forward_fn, self.loss_fn, concat=self._typed)
+
+    # ------------------------------------------------------------------ the step
+    def step(self, confounder_batches: Sequence[Any], query_batch: Any = None) -> StepStats:
+        """One outer update of theta; replaces ``zero_grad(); backward(); optimizer.step()``.
+
+        Args:
+            confounder_batches: one batch per confounder d_i, by default ``(input, target)``
+                pairs, e.g. ``(N, C, H, W)`` distorted and clean images in [0, 1].
+            query_batch: the ``(I_d, I_c)`` batch of Eq. 4/5 for DIL_ss/DIL_ps; ignored (with a
+                warning) by the other variants.
+
+        Returns:
+            :class:`StepStats`, read from the device in one transfer.
+
+        Raises:
+            ValueError / TypeError: bad arguments (nothing is changed).
+            FloatingPointError: a non-finite loss or gradient (everything is rolled back).
+        """
+        second = self.variant in ("ss", "ps")
+        batches = validate_batches(confounder_batches, query_batch, needs_query=second, typed=self._typed)
+        if query_batch is not None and not second and not self._warned_query:
+            logger.warning("variant %r does not use query_batch; it is ignored", self.variant)
+            self._warned_query = True
+
+        named = self._named_trainable()
+        params = list(named.values())
+        buffers = [b for b in self.model.buffers()]
+        saved_buffers = [b.detach().clone() for b in buffers]
+        saved_inner = _clone_state(self.inner_optimizer) if self.inner_optimizer is not None and self.check_finite else None
+        saved_gen = self.generator.get_state()
+        theta = [p.detach().clone() for p in params] if self.variant in ("sf", "pf") else None
+        try:
+            losses, outer, grads, inner_grad = self._compute(batches, query_batch, named, params, theta)
+            grad_norm = torch.linalg.vector_norm(torch.stack([g.detach().norm() for g in grads])) if grads else torch.zeros(())
+            values = torch.stack([*losses, outer, grad_norm.to(outer)]).tolist()
+            if self.check_finite and not all(map(_finite, values)):
+                raise FloatingPointError(_non_finite_message(values, self.variant))
+        except BaseException:
+            with torch.no_grad():
+                if theta is not None:
+                    torch._foreach_copy_(params, theta)
+                for b, s in zip(buffers, saved_buffers):
+                    b.copy_(s)
+            if saved_inner is not None:
+                _restore_state(self.inner_optimizer, saved_inner)  # type: ignore[arg-type]
+            self.generator.set_state(saved_gen)
+            for p in params:
+                p.grad = None
+            raise
+        self.optimizer.step()
+        if inner_grad is not None:
+            self.vstep.commit(inner_grad)
+        self.step_count += 1
+        return StepStats(values[: len(losses)], values[-2], values[-1])
+
+    def _order(self, n: int) -> list[int]:
+        if self.shuffle and self.variant == "sf":
+            return torch.randperm(n, generator=self.generator).tolist()
+        return list(range(n))
+
+    def _compute(
+        self,
+        batches: list[Any],
+        query: Any,
+        named: dict[str, nn.Parameter],
+        params: list[nn.Parameter],
+        theta: list[torch.Tensor] | None,
+    ) -> tuple[list[torch.Tensor], torch.Tensor, list[torch.Tensor], dict[str, torch.Tensor] | None]:
+        model = self.model
+        if self.variant == "erm":
+            losses = self._losses(model, batches)
+            loss = torch.stack(losses).mean()
+            self.optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            return [x.detach() for x in losses], loss.detach(), [p.grad for p in params if p.grad is not None], None
+
+        if self.variant in ("sf", "pf"):
+            assert self.inner_optimizer is not None and theta is not None
+            if self.variant == "sf":
+                order = self._order(len(batches))
+                schedule = [[batches[i]] for i in order] * self.inner_steps
+            else:
+                order, schedule = [], [batches] * self.inner_steps
+            history = inner_loop(params, self.inner_optimizer, schedule, lambda group: self._losses(model, group))
+            if self.variant == "sf":
+                losses = [torch.zeros(())] * len(batches)
+                for step_losses, i in zip(history, order):
+                    losses[i] = step_losses[0]
+            else:
+                losses = history[0]
+            grads = reptile_gradients(params, theta)
+            return losses, torch.stack(losses).mean(), grads, None
+
+        assert self._fm is not None
+        fn = parallel_second_order if self.variant == "ps" else serial_second_order
+        res = fn(self._fm, dict(named), batches, query, self._losses, self.vstep)
+        for k, p in named.items():
+            p.grad = res.grads[k]
+        return res.confounder_losses, res.outer_loss, list(res.grads.values()), res.inner_grad
+
+    # ------------------------------------------------------------------ state
+    def state_dict(self) -> dict[str, Any]:
+        """Everything the outer optimizer does not hold: inner optimizer, virtual-step moments,
+        the confounder-order generator and the step counter. Save it beside
+        ``model.state_dict()`` and ``optimizer.state_dict()``."""
+        return {
+            "version": _STATE_VERSION,
+            "variant": self.variant,
+            "step_count": self.step_count,
+            "generator": self.generator.get_state(),
+            "inner_optimizer": None if self.inner_optimizer is None else self.inner_optimizer.state_dict(),
+            "virtual_step": self.vstep.state_dict(),
+        }
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Restore :meth:`state_dict`; refuses a state written for another variant."""
+        if not isinstance(state, dict) or state.get("version") != _STATE_VERSION:
+            raise ValueError(f"not a DILWrapper state (version {getattr(state, 'get', lambda k: None)('version')!r})")
+        if state["variant"] != self.variant:
+            raise ValueError(f"state is for variant {state['variant']!r}, this wrapper runs {self.variant!r}")
+        if (state["inner_optimizer"] is None) != (self.inner_optimizer is None):
+            raise ValueError("state and wrapper disagree on having an inner optimizer")
+        self.vstep.load_state_dict(state["virtual_step"])
+        if self.inner_optimizer is not None:
+            self.inner_optimizer.load_state_dict(state["inner_optimizer"])
+        self.generator.set_state(state["generator"])
+        self.step_count = int(state["step_count"])
+
+
+DILOptimizer = DILWrapper
+
+
+def _finite(x: float) -> bool:
+    return x == x and x not in (float("inf"), float("-inf"))
+
+
+def _non_finite_message(values: list[float], variant: str) -> str:
+    n = len(values) - 2
+    bad = [f"confounder {i} loss = {v}" for i, v in enumerate(values[:n]) if not _finite(v)]
+    if not _finite(values[n]):
+        bad.append(f"outer loss = {values[n]}")
+    if not _finite(values[n + 1]):
+        bad.append(f"gradient norm = {values[n + 1]}")
+    return f"non-finite value in DIL step (variant {variant!r}): {'; '.join(bad)}; parameters, buffers and optimizer state were left unchanged"
+
+
+def _clone_state(opt: torch.optim.Optimizer) -> dict[Any, dict[str, Any]]:
+    return {p: {k: (v.clone() if isinstance(v, torch.Tensor) else v) for k, v in s.items()} for p, s in opt.state.items()}
+
+
+def _restore_state(opt: torch.optim.Optimizer, saved: dict[Any, dict[str, Any]]) -> None:
+    opt.state.clear()
+    opt.state.update(saved)
