@@ -9,7 +9,7 @@ from .builtin import BUILTIN_TEST, BUILTIN_TRAIN, builtin_images
 from .downloader import ChecksumError, DownloadError, download, download_test_set
 from .images import IMAGE_EXTENSIONS, ImageFolder, load_image
 from .registry import (DATA_ENV_VAR, FileRecord, TestSetSpec, candidate_roots, default_cache_root,
-                       known_test_sets, manifest, test_set_spec)
+                       known_test_sets, manifest, lookup_test_set)
 from .sampler import PatchSampler, dihedral
 from .testsets import TestSet, TestSetError
 
@@ -17,5 +17,5 @@ __all__ = [
     "BUILTIN_TEST", "BUILTIN_TRAIN", "ChecksumError", "DATA_ENV_VAR", "DownloadError", "FileRecord",
     "IMAGE_EXTENSIONS", "ImageFolder", "PatchSampler", "TestSet", "TestSetError", "TestSetSpec",
     "builtin_images", "candidate_roots", "default_cache_root", "dihedral", "download",
-    "download_test_set", "known_test_sets", "load_image", "manifest", "test_set_spec",
+    "download_test_set", "known_test_sets", "load_image", "manifest", "lookup_test_set",
 ]

@@ -25,7 +25,7 @@ import numpy as np
 from PIL import Image
 
 from .images import decode_image_uint8
-from .registry import DATA_ENV_VAR, default_cache_root, manifest, test_set_spec
+from .registry import DATA_ENV_VAR, default_cache_root, manifest, lookup_test_set
 from .verify import VerificationRecord, check_file, file_sha256, pixels_sha256, write_atomic
 
 logger = logging.getLogger(__name__)
@@ -144,7 +144,7 @@ def download_test_set(name: str, data_root: str | os.PathLike[str] | None = None
     saved as PNG without loss. Problems (no public URL, a present file that fails its checksum,
     failed downloads) are gathered and raised together at the end.
     """
-    spec = test_set_spec(name)
+    spec = lookup_test_set(name)
     records = manifest(spec.name)
     if not records:
         raise ValueError(f"test set {spec.name!r} cannot be downloaded: {spec.how_to_get}")

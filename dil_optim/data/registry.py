@@ -90,7 +90,7 @@ def known_test_sets() -> tuple[str, ...]:
     return tuple(s.name for s in _SPECS)
 
 
-def test_set_spec(name: str) -> TestSetSpec:
+def lookup_test_set(name: str) -> TestSetSpec:
     """The spec for ``name`` (case-insensitive; aliases such as ``B100`` accepted).
 
     ``ValueError`` listing the known names if there is none.
@@ -107,7 +107,7 @@ def test_set_spec(name: str) -> TestSetSpec:
 @functools.lru_cache(maxsize=None)
 def manifest(name: str) -> tuple[FileRecord, ...]:
     """The expected files of test set ``name`` in their evaluation order (``()`` if no manifest)."""
-    spec = test_set_spec(name)
+    spec = lookup_test_set(name)
     if not spec.has_manifest:
         return ()
     text = resources.files("dil_optim.data").joinpath("manifests", f"{spec.name}.tsv").read_text("utf-8")
@@ -153,7 +153,7 @@ def candidate_roots(data_root: str | os.PathLike[str] | None = None) -> list[Pat
 
 def resolve_set_dir(name: str, data_root: str | os.PathLike[str] | None = None) -> Path | None:
     """The first ``<root>/<SetName>`` directory that exists, in :func:`candidate_roots` order."""
-    spec = test_set_spec(name)
+    spec = lookup_test_set(name)
     for root in candidate_roots(data_root):
         if (root / spec.name).is_dir():
             return root / spec.name

@@ -13,7 +13,7 @@ import torch
 from .builtin import BUILTIN_TEST, builtin_images_uint8
 from .images import decode_image_uint8, list_images, uint8_to_float
 from .registry import (DATA_ENV_VAR, FileRecord, TestSetSpec, candidate_roots, manifest,
-                       resolve_set_dir, test_set_spec)
+                       resolve_set_dir, lookup_test_set)
 from .verify import VerificationRecord, check_file
 
 logger = logging.getLogger(__name__)
@@ -80,7 +80,7 @@ class TestSet:
             self._records: list[FileRecord] | None = None
             self.files: list[str] = list(BUILTIN_TEST)
             return
-        self.spec = test_set_spec(name)
+        self.spec = lookup_test_set(name)
         self.name = self.spec.name
         found = resolve_set_dir(self.name, data_root)
         if found is None:
