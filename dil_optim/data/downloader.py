@@ -12,6 +12,7 @@ Run ``python -m dil_optim.data.downloader SET [SET ...] [--data-root DIR]`` to f
 from __future__ import annotations
 
 import argparse
+import http.client
 import io
 import logging
 import os
@@ -118,7 +119,7 @@ def download(url: str, dest: str | os.PathLike[str], sha256: str, *, timeout: fl
                             progress(done, total)
                     f.flush()
                     os.fsync(f.fileno())
-            except OSError as exc:
+            except (OSError, http.client.HTTPException) as exc:
                 raise DownloadError(f"download of {url} interrupted after {done} bytes "
                                     f"(kept in {part}, the next call resumes): {exc}") from exc
             if total is not None and done < total:
@@ -145,7 +146,7 @@ def download_test_set(name: str, data_root: str | os.PathLike[str] | None = None
     failed downloads) are gathered and raised together at the end.
     """
     spec = lookup_test_set(name)
-    records = manifest(spec.name)
+    records = manifest(spec.name) if spec.has_manifest else ()
     if not records:
         raise ValueError(f"test set {spec.name!r} cannot be downloaded: {spec.how_to_get}")
     env = os.environ.get(DATA_ENV_VAR)
