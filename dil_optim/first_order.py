@@ -23,10 +23,14 @@ def inner_loop(
     inner_opt: torch.optim.Optimizer,
     schedule: Sequence[Sequence[Any]],
     losses_fn: LossesFn,
+    after_backward: Callable[[], None] | None = None,
+    scaler: torch.amp.GradScaler | None = None,
 ) -> list[list[torch.Tensor]]:
     """Take one ``inner_opt`` step per entry of ``schedule`` on the mean loss of its batches.
 
-    Returns the detached per-batch losses of every inner step. Leaves ``p.grad`` holding the
+    ``after_backward`` runs between the backward pass and the inner step (e.g. averaging the
+    inner gradients across ranks). With a ``scaler`` (float16) the loss is scaled and the
+    scaler steps ``inner_opt``, skipping steps whose gradients overflowed. Returns the detached per-batch losses of every inner step. Leaves ``p.grad`` holding the
     last inner gradient; the caller replaces it.
     """
     history: list[list[torch.Tensor]] = []
@@ -35,8 +39,14 @@ def inner_loop(
         loss = losses[0] if len(losses) == 1 else torch.stack(losses).mean()
         for p in params:
             p.grad = None
-        loss.backward()
-        inner_opt.step()
+        (loss if scaler is None else scaler.scale(loss)).backward()
+        if after_backward is not None:
+            after_backward()
+        if scaler is None:
+            inner_opt.step()
+        else:
+            scaler.step(inner_opt)
+            scaler.update()
         history.append([x.detach() for x in losses])
     return history
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
@@ -10,7 +11,10 @@ from typing import Any
 import torch
 from torch import nn
 
+from torch.nn.parallel import DistributedDataParallel
+
 from .backends import make_functional
+from .distributed import Comm
 from .batches import ForwardFn, LossFn, confounder_losses, default_forward, validate_batches
 from .first_order import inner_loop, reptile_gradients
 from .second_order import parallel_second_order, serial_second_order
@@ -78,6 +82,19 @@ class DILWrapper:
             ``(input, target)`` tensor pairs; ``model`` is then a callable standing in for the module.
         check_finite: raise ``FloatingPointError`` and roll everything back when a loss or the
             meta-gradient is not finite (costs one clone of the inner optimizer state per step).
+        ddp_mode: under ``torch.distributed``, for DIL_sf/DIL_pf: ``"sync"`` averages the inner
+            gradients across ranks at every inner step (one process with the global batch;
+            DDP does it when ``model`` is a ``DistributedDataParallel``); ``"local"`` lets each
+            rank take its inner steps alone and averages only theta - theta_tilde, once per
+            outer step. Second-order variants always average the inner gradient inside the
+            graph and the outer gradient after it.
+        process_group: the group to average over (default: the world).
+        autocast_dtype: run the forward passes under ``torch.autocast`` with this dtype
+            (``torch.bfloat16`` on CPU or CUDA, ``torch.float16`` on CUDA).
+        grad_scaler: a ``torch.amp.GradScaler`` for float16. ERM and DIL_ss/ps scale the
+            (outer and inner) losses and let the scaler step the outer optimizer, skipping
+            steps whose gradients overflowed; DIL_sf/pf scale the inner steps (the scaler steps
+            the inner optimizer) while the meta-gradient, a weight difference, needs none.
     """
 
     def __init__(
@@ -97,6 +114,10 @@ class DILWrapper:
         generator: torch.Generator | None = None,
         forward_fn: ForwardFn | None = None,
         check_finite: bool = True,
+        ddp_mode: str = "sync",
+        process_group: Any = None,
+        autocast_dtype: torch.dtype | None = None,
+        grad_scaler: torch.amp.GradScaler | None = None,
     ) -> None:
         if not isinstance(model, nn.Module):
             raise TypeError(f"model must be an nn.Module, got {type(model).__name__}")
@@ -104,6 +125,8 @@ class DILWrapper:
             raise TypeError(f"optimizer must be a torch.optim.Optimizer, got {type(optimizer).__name__}")
         self.variant = _normalise_variant(variant)
         self.model = model
+        self._ddp = isinstance(model, DistributedDataParallel)
+        self.module: nn.Module = model.module if self._ddp else model
         self.optimizer = optimizer
         self.loss_fn: LossFn = loss_fn if loss_fn is not None else nn.L1Loss()
         self.forward_fn: ForwardFn = forward_fn if forward_fn is not None else default_forward
@@ -119,6 +142,15 @@ class DILWrapper:
         self.generator = generator
         self.step_count = 0
         self._warned_query = False
+        if ddp_mode not in ("sync", "local"):
+            raise ValueError(f"ddp_mode must be 'sync' or 'local', got {ddp_mode!r}")
+        self.ddp_mode = ddp_mode
+        self.comm = Comm(process_group)
+        self.comm.broadcast_generator(self.generator)
+        if autocast_dtype is not None and autocast_dtype not in (torch.bfloat16, torch.float16):
+            raise ValueError(f"autocast_dtype must be torch.bfloat16 or torch.float16, got {autocast_dtype}")
+        self.autocast_dtype = autocast_dtype
+        self.scaler = grad_scaler if grad_scaler is not None and grad_scaler.is_enabled() else None
 
         self.inner_optimizer: torch.optim.Optimizer | None = None
         if self.variant in ("sf", "pf"):
@@ -131,7 +163,7 @@ class DILWrapper:
             )
         self.backend = backend
         self.vstep = VirtualStep(kind=virtual_step, lr=self.inner_lr, betas=virtual_betas)
-        self._fm = make_functional(model, backend) if self.variant in ("ss", "ps") else None
+        self._fm = make_functional(self.module, backend) if self.variant in ("ss", "ps") else None
         if backend not in ("torch_func", "higher"):
             raise ValueError(f"unknown backend {backend!r}; expected 'torch_func' or 'higher'")
 
@@ -147,13 +179,18 @@ class DILWrapper:
         return int(inner_steps)
 
     def _named_trainable(self) -> dict[str, nn.Parameter]:
-        return {k: p for k, p in self.model.named_parameters() if p.requires_grad}
+        return {k: p for k, p in self.module.named_parameters() if p.requires_grad}
 
     def _trainable_params(self) -> list[nn.Parameter]:
         return list(self._named_trainable().values())
 
     def _losses(self, model: Callable[..., Any], batches: Sequence[Any]) -> list[torch.Tensor]:
-        return confounder_losses(model, batches, self.forward_fn, self.loss_fn, concat=self._typed)
+        if self.autocast_dtype is None:
+            return confounder_losses(model, batches, self.forward_fn, self.loss_fn, concat=self._typed)
+        device_type = next(self.module.parameters()).device.type
+        with torch.autocast(device_type=device_type, dtype=self.autocast_dtype):
+            losses = confounder_losses(model, batches, self.forward_fn, self.loss_fn, concat=self._typed)
+        return [x.float() for x in losses]
 
     # ------------------------------------------------------------------ the step
     def step(self, confounder_batches: Sequence[Any], query_batch: Any = None) -> StepStats:
@@ -180,16 +217,23 @@ class DILWrapper:
 
         named = self._named_trainable()
         params = list(named.values())
-        buffers = [b for b in self.model.buffers()]
+        buffers = list(self.module.buffers())
         saved_buffers = [b.detach().clone() for b in buffers]
         saved_inner = _clone_state(self.inner_optimizer) if self.inner_optimizer is not None and self.check_finite else None
         saved_gen = self.generator.get_state()
+        saved_scaler = self.scaler.state_dict() if self.scaler is not None else None
         theta = [p.detach().clone() for p in params] if self.variant in ("sf", "pf") else None
         try:
             losses, outer, grads, inner_grad = self._compute(batches, query_batch, named, params, theta)
             grad_norm = torch.linalg.vector_norm(torch.stack([g.detach().norm() for g in grads])) if grads else torch.zeros(())
-            values = torch.stack([*losses, outer, grad_norm.to(outer)]).tolist()
-            if self.check_finite and not all(map(_finite, values)):
+            scaled = self.scaler is not None and self.variant not in ("sf", "pf")
+            if scaled:
+                grad_norm = grad_norm / self._scale()
+            stacked = torch.stack([x.double() for x in (*losses, outer, grad_norm)])
+            self.comm.mean_([stacked])
+            values = stacked.tolist()
+            checked = values[:-1] if scaled else values  # the scaler itself skips overflowed steps
+            if self.check_finite and not all(map(_finite, checked)):
                 raise FloatingPointError(_non_finite_message(values, self.variant))
         except BaseException:
             with torch.no_grad():
@@ -200,14 +244,27 @@ class DILWrapper:
             if saved_inner is not None:
                 _restore_state(self.inner_optimizer, saved_inner)  # type: ignore[arg-type]
             self.generator.set_state(saved_gen)
+            if saved_scaler is not None:
+                self.scaler.load_state_dict(saved_scaler)  # type: ignore[union-attr]
             for p in params:
                 p.grad = None
             raise
-        self.optimizer.step()
+        if self.scaler is not None and self.variant not in ("sf", "pf"):
+            self.scaler.step(self.optimizer)
+            self.scaler.update()
+        else:
+            self.optimizer.step()
         if inner_grad is not None:
             self.vstep.commit(inner_grad)
         self.step_count += 1
         return StepStats(values[: len(losses)], values[-2], values[-1])
+
+    def _scaled(self, loss: torch.Tensor) -> torch.Tensor:
+        return loss if self.scaler is None else self.scaler.scale(loss)
+
+    def _scale(self) -> torch.Tensor:
+        """The scaler's current factor as a tensor (no device sync)."""
+        return self._scaled(torch.ones((), device=next(self.module.parameters()).device))
 
     def _order(self, n: int) -> list[int]:
         if self.shuffle and self.variant == "sf":
@@ -227,8 +284,11 @@ class DILWrapper:
             losses = self._losses(model, batches)
             loss = torch.stack(losses).mean()
             self.optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            return [x.detach() for x in losses], loss.detach(), [p.grad for p in params if p.grad is not None], None
+            self._scaled(loss).backward()
+            grads = [p.grad for p in params if p.grad is not None]
+            if not self._ddp:
+                self.comm.mean_(grads)
+            return [x.detach() for x in losses], loss.detach(), grads, None
 
         if self.variant in ("sf", "pf"):
             assert self.inner_optimizer is not None and theta is not None
@@ -237,7 +297,15 @@ class DILWrapper:
                 schedule = [[batches[i]] for i in order] * self.inner_steps
             else:
                 order, schedule = [], [batches] * self.inner_steps
-            history = inner_loop(params, self.inner_optimizer, schedule, lambda group: self._losses(model, group))
+            local = self.ddp_mode == "local"
+            sync_inner = None
+            if self.comm.active and not self._ddp and not local:
+                sync_inner = lambda: self.comm.mean_([p.grad for p in params if p.grad is not None])  # noqa: E731
+            with model.no_sync() if (self._ddp and local) else contextlib.nullcontext():  # type: ignore[operator]
+                history = inner_loop(
+                    params, self.inner_optimizer, schedule, lambda group: self._losses(model, group), sync_inner,
+                    self.scaler,
+                )
             if self.variant == "sf":
                 losses = [torch.zeros(())] * len(batches)
                 for step_losses, i in zip(history, order):
@@ -245,11 +313,14 @@ class DILWrapper:
             else:
                 losses = history[0]
             grads = reptile_gradients(params, theta)
+            if local:
+                self.comm.mean_(grads)
             return losses, torch.stack(losses).mean(), grads, None
 
         assert self._fm is not None
         fn = parallel_second_order if self.variant == "ps" else serial_second_order
-        res = fn(self._fm, dict(named), batches, query, self._losses, self.vstep)
+        res = fn(self._fm, dict(named), batches, query, self._losses, self.vstep, self.comm.mean, self._scaled)
+        self.comm.mean_(list(res.grads.values()))
         for k, p in named.items():
             p.grad = res.grads[k]
         return res.confounder_losses, res.outer_loss, list(res.grads.values()), res.inner_grad
