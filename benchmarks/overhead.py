@@ -1,0 +1,486 @@
+"""Overhead of ``DILWrapper.step()`` against hand-written loops and the authors' DIL_sf recipe.
+
+For each variant (erm, sf, pf, ss, ps) on a small plain conv net, every configuration below is
+stepped on the same fixed batches, interleaved (the order rotates every round, A/B/A/B), and
+the median of the per-round ratios is reported, so that drift from other jobs on the machine
+cancels:
+
+- ``dil``: ``DILWrapper(...).step()``.
+- ``hand``: a hand-written loop doing the same gradient evaluations (same maths; the script
+  checks this: the parameters of ``dil`` and ``hand`` after the warm-up steps are reported).
+- ``authors`` (sf only): the authors' code structure: a second model refreshed with
+  ``load_state_dict`` each outer step, the inner optimizer's state round-tripped through
+  ``state_dict``/``load_state_dict``, inner steps on the copy, meta-gradient written back.
+- ``erm`` (ss/ps groups): a plain ERM step on the concatenated confounder batches, the
+  denominator of "second-order step / ERM step".
+
+Peak memory: on CUDA ``torch.cuda.max_memory_allocated`` per configuration (built alone, after
+the shared data); on CPU each configuration runs in a fresh subprocess and the peak RSS
+(``ru_maxrss``) minus the RSS just before the configuration was built is reported, with glibc's
+``MALLOC_MMAP_THRESHOLD_`` fixed so that freed tensors go back to the OS.
+
+    PYTHONPATH=. python benchmarks/overhead.py --threads 1 --json overhead.json
+    PYTHONPATH=. python benchmarks/overhead.py --device cuda
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import gc
+import json
+import os
+import platform
+import resource
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+from torch.func import functional_call
+
+REPO = Path(__file__).resolve().parents[1]
+if str(REPO) not in sys.path:
+    sys.path.insert(0, str(REPO))
+
+from dil_optim import DILWrapper  # noqa: E402
+
+VARIANTS = ("erm", "sf", "pf", "ss", "ps")
+GROUPS: dict[str, tuple[str, ...]] = {
+    "erm": ("dil", "hand"), "sf": ("dil", "hand", "authors"), "pf": ("dil", "hand"),
+    "ss": ("dil", "hand", "erm"), "ps": ("dil", "hand", "erm"),
+}
+OUTER_LR, INNER_LR, BETAS, EPS = 1e-4, 1e-4, (0.9, 0.999), 1e-8
+Step = Callable[[], list[float]]
+Batch = tuple[torch.Tensor, torch.Tensor]
+
+
+def conv_net(channels: int, layers: int = 6) -> nn.Module:
+    """``layers`` 3x3 convs (3 -> channels -> ... -> 3) with ReLU between: (N,3,H,W) -> (N,3,H,W)."""
+    mods: list[nn.Module] = []
+    for i in range(layers):
+        mods.append(nn.Conv2d(3 if i == 0 else channels, 3 if i == layers - 1 else channels, 3, padding=1))
+        if i < layers - 1:
+            mods.append(nn.ReLU())
+    return nn.Sequential(*mods)
+
+
+def make_data(n_conf: int, batch: int, size: int, device: torch.device, dtype: torch.dtype,
+              seed: int = 0) -> tuple[list[Batch], Batch]:
+    """n_conf AWGN confounders (sigma 5, 10, 15, ... on the 0-255 scale) of one clean batch in
+    [0, 1], shape (batch, 3, size, size), plus a query pair from another clean batch."""
+    g = torch.Generator().manual_seed(seed)
+
+    def noisy(clean: torch.Tensor, sigma: float) -> torch.Tensor:
+        return (clean + sigma / 255 * torch.randn(clean.shape, generator=g, dtype=dtype)).clamp(0, 1)
+
+    clean = torch.rand(batch, 3, size, size, generator=g, dtype=dtype)
+    batches = [(noisy(clean, 5.0 * (i + 1)), clean) for i in range(n_conf)]
+    qclean = torch.rand(batch, 3, size, size, generator=g, dtype=dtype)
+    query = (noisy(qclean, 15.0), qclean)
+    mv = lambda b: (b[0].to(device), b[1].to(device))  # noqa: E731
+    return [mv(b) for b in batches], mv(query)
+
+
+# ----------------------------------------------------------------------------- the references
+def _hand_erm(model: nn.Module, opt: torch.optim.Optimizer, batches: list[Batch]) -> Step:
+    def step() -> list[float]:
+        opt.zero_grad(set_to_none=True)
+        loss = F.l1_loss(model(torch.cat([b[0] for b in batches])), torch.cat([b[1] for b in batches]))
+        loss.backward()
+        opt.step()
+        return [loss.item()]
+    return step
+
+
+def _hand_first_order(variant: str, model: nn.Module, opt: torch.optim.Optimizer, batches: list[Batch],
+                      seed: int) -> Step:
+    params = [p for p in model.parameters() if p.requires_grad]
+    inner = torch.optim.Adam(params, lr=INNER_LR, betas=(0.0, 0.999))
+    gen = torch.Generator().manual_seed(seed)
+    sizes = [b[0].shape[0] for b in batches]
+
+    def step() -> list[float]:
+        theta = [p.detach().clone() for p in params]
+        losses: list[torch.Tensor] = []
+        if variant == "sf":
+            order = torch.randperm(len(batches), generator=gen).tolist()
+            losses = [torch.zeros(())] * len(batches)
+            for i in order:
+                inner.zero_grad(set_to_none=True)
+                loss = F.l1_loss(model(batches[i][0]), batches[i][1])
+                loss.backward()
+                inner.step()
+                losses[i] = loss.detach()
+        else:  # pf: two inner steps on the mean loss of all confounders (Alg. 3)
+            for s in range(2):
+                inner.zero_grad(set_to_none=True)
+                out = model(torch.cat([b[0] for b in batches])).split(sizes)
+                each = [F.l1_loss(o, b[1]) for o, b in zip(out, batches)]
+                torch.stack(each).mean().backward()
+                inner.step()
+                losses = [x.detach() for x in each] if s == 0 else losses
+        with torch.no_grad():
+            for p, t in zip(params, theta):
+                p.grad = t - p
+                p.copy_(t)
+        opt.step()
+        return torch.stack(losses).tolist()
+    return step
+
+
+def _authors_sf(model: nn.Module, opt: torch.optim.Optimizer, batches: list[Batch], seed: int) -> Step:
+    """The structure of the authors' DIL_sf script: model_task / optimizer_task beside the main model."""
+    task = copy.deepcopy(model)
+    task_opt = torch.optim.Adam([p for p in task.parameters() if p.requires_grad], lr=INNER_LR, betas=(0.0, 0.999))
+    gen = torch.Generator().manual_seed(seed)
+    saved: dict[str, Any] = {}
+
+    def step() -> list[float]:
+        task.load_state_dict(model.state_dict())
+        if saved:
+            task_opt.load_state_dict(saved["state"])
+        losses = [torch.zeros(())] * len(batches)
+        for i in torch.randperm(len(batches), generator=gen).tolist():
+            task_opt.zero_grad()
+            loss = F.l1_loss(task(batches[i][0]), batches[i][1])
+            loss.backward()
+            task_opt.step()
+            losses[i] = loss.detach()
+        saved["state"] = task_opt.state_dict()
+        opt.zero_grad()
+        for mp, tp in zip(model.parameters(), task.parameters()):  # the authors' point_grad_to
+            if mp.grad is None:
+                mp.grad = torch.zeros_like(mp)
+            mp.grad.add_(mp.detach() - tp.detach())
+        opt.step()
+        return torch.stack(losses).tolist()
+    return step
+
+
+def _hand_second_order(variant: str, model: nn.Module, opt: torch.optim.Optimizer, batches: list[Batch],
+                       query: Batch) -> Step:
+    """functional_call + autograd.grad(create_graph=True) with a hand-written Adam virtual step."""
+    params = {k: p for k, p in model.named_parameters() if p.requires_grad}
+    plist, names = list(params.values()), list(params)
+    moments: dict[str, Any] = {"t": 0, "m": {}, "v": {}}
+    b1, b2 = BETAS
+    sizes = [b[0].shape[0] for b in batches]
+
+    def virtual(g: list[torch.Tensor]) -> dict[str, torch.Tensor]:
+        t = moments["t"] + 1
+        phi = {}
+        for k, p, gk in zip(names, plist, g):
+            m = (1 - b1) * gk if k not in moments["m"] else b1 * moments["m"][k] + (1 - b1) * gk
+            v = (1 - b2) * gk * gk if k not in moments["v"] else b2 * moments["v"][k] + (1 - b2) * gk * gk
+            v_hat, pos = v / (1 - b2**t), v > 0  # sqrt with a finite derivative where v = 0 (dead units)
+            phi[k] = p - INNER_LR * (m / (1 - b1**t)) / (torch.where(pos, v_hat, 1.0).sqrt() * pos + EPS)
+        return phi
+
+    @torch.no_grad()
+    def commit(g: list[torch.Tensor]) -> None:
+        for k, gk in zip(names, g):
+            if k in moments["m"]:
+                moments["m"][k].mul_(b1).add_(gk, alpha=1 - b1)
+                moments["v"][k].mul_(b2).addcmul_(gk, gk, value=1 - b2)
+            else:
+                moments["m"][k], moments["v"][k] = (1 - b1) * gk, (1 - b2) * gk * gk
+        moments["t"] += 1
+
+    def step() -> list[float]:
+        qx, qy = query
+        if variant == "ps":
+            out = functional_call(model, params, (torch.cat([b[0] for b in batches]),)).split(sizes)
+            losses = [F.l1_loss(o, b[1]) for o, b in zip(out, batches)]
+            g = torch.autograd.grad(torch.stack(losses).mean(), plist, create_graph=True)
+            outer = F.l1_loss(functional_call(model, virtual(g), (qx,)), qy)
+            grads = torch.autograd.grad(outer, plist)
+            inner_g, outers = [x.detach() for x in g], [outer.detach()]
+        else:  # ss: one virtual step per confounder, mean of the query losses
+            n = len(batches)
+            grads = [torch.zeros_like(p) for p in plist]
+            inner_g = [torch.zeros_like(p) for p in plist]
+            losses, outers = [], []
+            for x, y in batches:
+                loss = F.l1_loss(functional_call(model, params, (x,)), y)
+                g = torch.autograd.grad(loss, plist, create_graph=True)
+                outer = F.l1_loss(functional_call(model, virtual(g), (qx,)), qy)
+                for acc, gi in zip(grads, torch.autograd.grad(outer / n, plist)):
+                    acc.add_(gi)
+                for acc, gi in zip(inner_g, g):
+                    acc.add_(gi.detach(), alpha=1.0 / n)
+                losses.append(loss)
+                outers.append(outer.detach())
+        for p, gr in zip(plist, grads):
+            p.grad = gr
+        opt.step()
+        commit(inner_g)
+        return torch.stack([x.detach() for x in losses] + [torch.stack(outers).mean()]).tolist()
+    return step
+
+
+def build(variant: str, kind: str, net: nn.Module, batches: list[Batch], query: Batch,
+          seed: int = 0) -> tuple[nn.Module, Step]:
+    """A fresh copy of ``net`` with its own Adam outer optimizer and the step of configuration ``kind``."""
+    model = copy.deepcopy(net)
+    opt = torch.optim.Adam(model.parameters(), lr=OUTER_LR, betas=BETAS)
+    second = variant in ("ss", "ps")
+    if kind == "dil":
+        dil = DILWrapper(model, opt, nn.L1Loss(), variant, inner_lr=INNER_LR,
+                         generator=torch.Generator().manual_seed(seed))
+        q = query if second else None
+        return model, lambda: dil.step(batches, q).confounder_losses
+    if kind == "erm" or (kind == "hand" and variant == "erm"):
+        return model, _hand_erm(model, opt, batches)
+    if kind == "authors" and variant == "sf":
+        return model, _authors_sf(model, opt, batches, seed)
+    if kind == "hand":
+        if second:
+            return model, _hand_second_order(variant, model, opt, batches, query)
+        return model, _hand_first_order(variant, model, opt, batches, seed)
+    raise ValueError(f"no configuration {kind!r} for variant {variant!r}")
+
+
+# ----------------------------------------------------------------------------- measuring
+def _sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def _max_param_diff(a: nn.Module, b: nn.Module) -> float:
+    return max((p - q).abs().max().item() for p, q in zip(a.parameters(), b.parameters()))
+
+
+def measure_times(variants: list[str], net: nn.Module, batches: list[Batch], query: Batch, *, repeats: int,
+                  warmup: int, steps_per_sample: int, device: torch.device) -> dict[str, Any]:
+    """Interleaved timing; returns per variant the per-round seconds per step of each configuration,
+    the maths check (max |param(dil) - param(other)| after the warm-up steps) and how far the
+    parameters moved from their start (so that an empty step cannot pass the check)."""
+    out: dict[str, Any] = {}
+    built = {v: {k: build(v, k, net, batches, query) for k in GROUPS[v]} for v in variants}
+    for v, cfgs in built.items():
+        for _, step in cfgs.values():
+            for _ in range(warmup):
+                step()
+        _sync(device)
+        dil_model = cfgs["dil"][0]
+        same = {k: _max_param_diff(dil_model, m) for k, (m, _) in cfgs.items() if k not in ("dil", "erm")}
+        moved = _max_param_diff(dil_model, net)
+        out[v] = {"times": {k: [] for k in cfgs}, "param_diff": same, "param_moved": moved}
+    for r in range(repeats):
+        for v, cfgs in built.items():
+            names = list(cfgs)
+            for k in names[r % len(names):] + names[: r % len(names)]:
+                step = cfgs[k][1]
+                _sync(device)
+                t0 = time.perf_counter()
+                for _ in range(steps_per_sample):
+                    step()
+                _sync(device)
+                out[v]["times"][k].append((time.perf_counter() - t0) / steps_per_sample)
+    return out
+
+
+def _peak_in_process(variant: str, kind: str, net: nn.Module, batches: list[Batch], query: Batch,
+                     device: torch.device, warmup: int) -> int:
+    """Bytes: CUDA peak allocated over a step beyond what was allocated before the configuration existed."""
+    gc.collect()
+    torch.cuda.empty_cache()
+    _sync(device)
+    base = torch.cuda.memory_allocated(device)
+    model, step = build(variant, kind, net, batches, query)
+    for _ in range(warmup):
+        step()
+    _sync(device)
+    torch.cuda.reset_peak_memory_stats(device)
+    for _ in range(2):
+        step()
+    _sync(device)
+    peak = torch.cuda.max_memory_allocated(device) - base
+    del model, step
+    return int(peak)
+
+
+def _rss_bytes() -> int:
+    with open("/proc/self/statm") as f:
+        return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+
+
+def _maxrss_bytes() -> int:
+    r = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return r if platform.system() == "Darwin" else r * 1024
+
+
+def _child_memory(args: argparse.Namespace) -> None:
+    """Subprocess body: print the peak RSS growth (bytes) of one configuration."""
+    variant, kind = args.child
+    torch.set_num_threads(args.threads or 1)
+    device = torch.device("cpu")
+    net = conv_net(args.channels).to(device)
+    batches, query = make_data(args.confounders, args.batch, args.size, device, torch.float32)
+    tiny = conv_net(4)  # load the conv/autograd code paths before the baseline
+    F.l1_loss(tiny(torch.rand(1, 3, 8, 8)), torch.rand(1, 3, 8, 8)).backward()
+    gc.collect()
+    base, base_max = _rss_bytes(), _maxrss_bytes()
+    model, step = build(variant, kind, net, batches, query)
+    for _ in range(args.warmup + 2):
+        step()
+    end_max = _maxrss_bytes()
+    print(json.dumps({"peak": end_max - base, "resolved": end_max > base_max}))
+
+
+def measure_memory(variants: list[str], args: argparse.Namespace, net: nn.Module, batches: list[Batch],
+                   query: Batch, device: torch.device) -> dict[str, dict[str, int]]:
+    """Peak bytes per configuration (CUDA: in process; CPU: a fresh subprocess each)."""
+    res: dict[str, dict[str, int]] = {v: {} for v in variants}
+    seen: dict[tuple[str, str], int] = {}  # the plain ERM step appears in three groups: measure it once
+    for v in variants:
+        for k in GROUPS[v]:
+            key = ("erm", "hand") if k == "erm" or (v, k) == ("erm", "hand") else (v, k)
+            if key in seen:
+                res[v][k] = seen[key]
+                continue
+            if device.type == "cuda":
+                res[v][k] = seen[key] = _peak_in_process(v, k, net, batches, query, device, args.warmup)
+                continue
+            cmd = [sys.executable, str(Path(__file__).resolve()), "--child", v, k, "--size", str(args.size),
+                   "--batch", str(args.batch), "--channels", str(args.channels), "--threads", str(args.threads or 1),
+                   "--confounders", str(args.confounders), "--warmup", str(args.warmup)]
+            env = {**os.environ, "MALLOC_MMAP_THRESHOLD_": "131072",
+                   "PYTHONPATH": os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")])}
+            done = subprocess.run(cmd, capture_output=True, text=True, env=env, check=True)
+            got = json.loads(done.stdout.strip().splitlines()[-1])
+            if not got["resolved"]:
+                print(f"warning: peak RSS of {v}/{k} did not exceed the process's earlier peak", file=sys.stderr)
+            res[v][k] = seen[key] = int(got["peak"])
+    return res
+
+
+# ----------------------------------------------------------------------------- report
+def summarise(times: dict[str, Any], memory: dict[str, dict[str, int]] | None) -> dict[str, Any]:
+    """Median (over rounds) of the per-round ratios, median step times in ms, memory ratios."""
+    rows: dict[str, Any] = {}
+    for v, rec in times.items():
+        t = rec["times"]
+        ratio = lambda a, b: statistics.median(x / y for x, y in zip(t[a], t[b]))  # noqa: E731
+        row: dict[str, Any] = {"ms": {k: 1e3 * statistics.median(x) for k, x in t.items()},
+                               "dil/hand": ratio("dil", "hand"), "param_diff": rec["param_diff"],
+                               "param_moved": rec["param_moved"]}
+        if "authors" in t:
+            row["dil/authors"] = ratio("dil", "authors")
+        if "erm" in t:
+            row["dil/erm"], row["hand/erm"] = ratio("dil", "erm"), ratio("hand", "erm")
+        if memory is not None:
+            m = memory[v]
+            row["mem_mib"] = {k: b / 2**20 for k, b in m.items()}
+            row["mem dil/hand"] = m["dil"] / m["hand"]
+            if "authors" in m:
+                row["mem dil/authors"] = m["dil"] / m["authors"]
+            if "erm" in m:
+                row["mem dil/erm"] = m["dil"] / m["erm"]
+        rows[v] = row
+    return rows
+
+
+def format_table(rows: dict[str, Any]) -> str:
+    cols = ["dil ms", "hand ms", "dil/hand", "dil/authors", "dil/erm", "hand/erm",
+            "mem dil/hand", "mem dil/authors", "mem dil/erm", "target"]
+    lines = ["| variant | " + " | ".join(cols) + " |", "|---" * (len(cols) + 1) + "|"]
+    for v, r in rows.items():
+        f = lambda key: f"{r[key]:.3f}" if key in r else "-"  # noqa: E731
+        if v in ("sf", "pf"):
+            ok = r["dil/hand"] <= 1.05 and r.get("dil/authors", 0.0) < 1.0
+            target = ("met" if ok else "MISSED") + (" (<=1.05 hand, <1 authors)" if v == "sf" else " (<=1.05 hand)")
+        elif v in ("ss", "ps"):
+            target = ("met" if r["dil/erm"] <= 3.5 else "MISSED") + " (<=3.5 ERM)"
+        else:
+            target = "-"
+        cells = [f"{r['ms']['dil']:.1f}", f"{r['ms']['hand']:.1f}"] + [f(c) for c in cols[2:-1]] + [target]
+        lines.append(f"| {v} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def run(args: argparse.Namespace, dtype: torch.dtype = torch.float32) -> dict[str, Any]:
+    """Build the net and data, time (and unless ``args.no_memory``, measure memory), summarise."""
+    device = torch.device(args.device)
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    torch.manual_seed(0)
+    net = conv_net(args.channels).to(device=device, dtype=dtype)
+    batches, query = make_data(args.confounders, args.batch, args.size, device, dtype)
+    variants = list(args.variants)
+    k = args.steps_per_sample or (10 if device.type == "cuda" else 1)
+    t0 = time.perf_counter()
+    times = measure_times(variants, net, batches, query, repeats=args.repeats, warmup=args.warmup,
+                          steps_per_sample=k, device=device)
+    t1 = time.perf_counter()
+    memory = None if args.no_memory else measure_memory(variants, args, net, batches, query, device)
+    phases = {"timing_s": t1 - t0, "memory_s": time.perf_counter() - t1}
+    return {
+        "rows": summarise(times, memory), "times": {v: r["times"] for v, r in times.items()},
+        "memory_bytes": memory, "phases": phases,
+        "memory_method": None if memory is None else (
+            "torch.cuda.max_memory_allocated, beyond the shared data" if device.type == "cuda" else
+            "fresh subprocess per configuration: peak ru_maxrss minus RSS before the configuration was built, "
+            "MALLOC_MMAP_THRESHOLD_=131072"),
+        "config": {"device": str(device), "device_name": torch.cuda.get_device_name(device) if device.type == "cuda"
+                   else platform.processor() or platform.machine(), "cpu_count": os.cpu_count(),
+                   "torch": torch.__version__, "threads": torch.get_num_threads(), "repeats": args.repeats,
+                   "warmup": args.warmup, "steps_per_sample": k, "size": args.size, "batch": args.batch,
+                   "channels": args.channels, "confounders": args.confounders, "dtype": str(dtype)},
+    }
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    p.add_argument("--repeats", type=int, default=7, help="timed rounds (median of per-round ratios)")
+    p.add_argument("--warmup", type=int, default=2, help="untimed steps per configuration first")
+    p.add_argument("--steps-per-sample", type=int, default=0, help="steps per timed sample (0: 1 on CPU, 10 on CUDA)")
+    p.add_argument("--size", type=int, default=48, help="patch side, pixels")
+    p.add_argument("--batch", type=int, default=8, help="samples per confounder batch (and in the query batch)")
+    p.add_argument("--confounders", type=int, default=4)
+    p.add_argument("--channels", type=int, default=32)
+    p.add_argument("--threads", type=int, default=0, help="torch.set_num_threads (0: leave torch's default)")
+    p.add_argument("--variants", nargs="+", default=list(VARIANTS), choices=VARIANTS)
+    p.add_argument("--no-memory", action="store_true", help="skip the peak-memory measurements")
+    p.add_argument("--json", type=Path, default=None, help="also write every sample and the table here")
+    p.add_argument("--child", nargs=2, default=None, help=argparse.SUPPRESS)
+    args = p.parse_args(argv)
+    for name in ("repeats", "size", "batch", "confounders", "channels"):
+        if getattr(args, name) < 1:
+            p.error(f"--{name} must be >= 1, got {getattr(args, name)}")
+    return args
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = parse_args(argv)
+    if args.child:
+        _child_memory(args)
+        return
+    t0 = time.perf_counter()
+    res = run(args)
+    c = res["config"]
+    print(f"torch {c['torch']} on {c['device']} ({c['device_name']}, {c['cpu_count']} CPUs, {c['threads']} threads); "
+          f"{c['confounders']} confounders x batch {c['batch']} x 3 x {c['size']} x {c['size']}, "
+          f"{c['channels']} channels; median of {c['repeats']} interleaved rounds")
+    print(format_table(res["rows"]))
+    for v, r in res["rows"].items():
+        diffs = ", ".join(f"{k} {d:.1e}" for k, d in r["param_diff"].items())
+        print(f"{v}: max |param(dil) - param(ref)| after warm-up: {diffs} (params moved {r['param_moved']:.1e})")
+    if res["memory_method"]:
+        print(f"peak memory: {res['memory_method']}")
+    ph = res["phases"]
+    print(f"total {time.perf_counter() - t0:.0f} s (timing {ph['timing_s']:.0f} s, memory {ph['memory_s']:.0f} s)")
+    if args.json:
+        args.json.write_text(json.dumps(res, indent=1))
+
+
+if __name__ == "__main__":
+    main()
