@@ -23,7 +23,7 @@ ALPHA, LR = 0.05, 0.1
 SMALL = [("rrdb_small", {}), ("swinir_small", {}), ("dncnn", {}), ("dncnn", {"residual": False})]
 
 
-def _batches(n_conf=2, batch=1, size=(9, 11), dtype=torch.float64, seed=0):
+def _batches(n_conf=2, batch=1, size=(6, 7), dtype=torch.float64, seed=0):
     gen = torch.Generator().manual_seed(seed)
     clean = torch.rand(batch, 3, *size, generator=gen, dtype=dtype)
     confs = []

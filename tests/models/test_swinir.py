@@ -43,7 +43,8 @@ def _count(model: torch.nn.Module) -> int:
 
 
 def test_paper_denoising_parameter_count():
-    assert _count(build_model("swinir")) == _closed_form_count() == 11_504_163
+    model = build_model("swinir")
+    assert _count(model) == _closed_form_count() == 11_504_163
 
 
 def test_sr_x2_count_matches_published_swinir_m():
