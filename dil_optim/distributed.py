@@ -5,6 +5,8 @@ Everything is a no-op in a single process, so the wrapper calls these unconditio
 
 from __future__ import annotations
 
+import warnings
+
 import torch
 import torch.distributed as dist
 
@@ -39,9 +41,11 @@ class Comm:
         """
         if not self.active or not tensors:
             return tensors
-        from torch.distributed.nn.functional import all_reduce
+        with warnings.catch_warnings():  # deprecated in favour of a private, non-differentiable API
+            warnings.simplefilter("ignore", FutureWarning)
+            from torch.distributed.nn.functional import all_reduce
 
-        flat = all_reduce(torch.cat([t.reshape(-1) for t in tensors]), group=self.group) / self.world_size
+            flat = all_reduce(torch.cat([t.reshape(-1) for t in tensors]), group=self.group) / self.world_size
         return [part.view_as(t) for t, part in zip(tensors, flat.split([t.numel() for t in tensors]))]
 
     def broadcast_generator(self, generator: torch.Generator) -> None:
