@@ -11,6 +11,7 @@ clean batch: :class:`~dil_optim.augment.ConfounderSet` uses it with ``content="i
 from __future__ import annotations
 
 import os
+import warnings
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
@@ -37,7 +38,10 @@ def _list_images(folder: Path) -> list[Path]:
 def _load(path: Path) -> Tensor:
     """``(3, H, W)`` float32 in ``[0, 1]``."""
     try:
-        img = decode_image(read_file(str(path)), mode=ImageReadMode.RGB)
+        with warnings.catch_warnings():
+            # torchvision 0.29 announces a move of its codecs to TorchCodec; the API still works
+            warnings.filterwarnings("ignore", category=DeprecationWarning, module="torchvision")
+            img = decode_image(read_file(str(path)), mode=ImageReadMode.RGB)
     except RuntimeError as err:
         raise ValueError(f"cannot decode image {path}: {err}") from err
     return img.to(torch.float32) / 255.0

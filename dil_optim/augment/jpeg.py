@@ -9,6 +9,8 @@ the CPU and moved back.
 
 from __future__ import annotations
 
+import warnings
+
 import torch
 from torch import Tensor
 from torchvision.io import decode_jpeg, encode_jpeg
@@ -43,8 +45,11 @@ def jpeg_compress(x: Tensor, quality: Tensor | int) -> Tensor:
     out = torch.empty_like(u8)
     for qv in torch.unique(q).tolist():
         idx = torch.nonzero(q == qv).flatten().tolist()
-        encoded = encode_jpeg([u8[i].contiguous() for i in idx], quality=int(qv))
-        decoded = decode_jpeg(encoded)
+        with warnings.catch_warnings():
+            # torchvision 0.29 announces a move of its codecs to TorchCodec; the API still works
+            warnings.filterwarnings("ignore", category=DeprecationWarning, module="torchvision")
+            encoded = encode_jpeg([u8[i].contiguous() for i in idx], quality=int(qv))
+            decoded = decode_jpeg(encoded)
         for i, img in zip(idx, decoded):
             out[i] = img
     return out.to(device=x.device, dtype=x.dtype) / 255.0
