@@ -106,6 +106,7 @@ class PatchSampler:
         self._heights = torch.tensor([t.shape[1] for t in self._images], dtype=torch.float64)
         self._widths = torch.tensor([t.shape[2] for t in self._images], dtype=torch.float64)
         self._batches_drawn = 0
+        self._lut: torch.Tensor | None = None
 
     @staticmethod
     def _unpack(images: ImageInput) -> tuple[list[str], list[torch.Tensor]]:
@@ -144,10 +145,14 @@ class PatchSampler:
         out = torch.empty((b, 3, p, p), dtype=torch.uint8)
         for j, (i, top, left, k) in enumerate(zip(idx.tolist(), tops, lefts, ks)):
             out[j] = dihedral(self._images[i][:, top:top + p, left:left + p], k)
-        if self.device is not None and self.device.type != "cpu":
-            out = out.to(self.device, non_blocking=True)
         self._batches_drawn += 1
-        return out.to(torch.float32).div_(255.0)
+        if self.device is None or self.device.type == "cpu":
+            return out.to(torch.float32).div_(255.0)
+        # a table lookup gives bit-identical values on every device (CUDA divides by a
+        # scalar through its reciprocal, which can differ from k / 255 in the last bit)
+        if self._lut is None:
+            self._lut = (torch.arange(256, dtype=torch.float32) / 255.0).to(self.device)
+        return self._lut[out.to(self.device, non_blocking=True).long()]
 
     def __next__(self) -> torch.Tensor:
         return self.next()
