@@ -1,0 +1,240 @@
+"""Writes what a reproduction run produced: ``results.json``, the table in the paper's layout
+(ours beside the paper's), the PSNR-against-level figure, and ``throughput.json``."""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import shlex
+import statistics
+import sys
+from dataclasses import asdict
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import torch
+
+__all__ = ["versions", "write_all", "write_throughput", "summarise"]
+
+
+def versions(device: torch.device) -> dict[str, Any]:
+    import numpy
+    import torchvision
+
+    import dil_optim
+
+    v: dict[str, Any] = {"python": sys.version.split()[0], "torch": torch.__version__,
+                         "torchvision": torchvision.__version__, "numpy": numpy.__version__,
+                         "dil_optim": dil_optim.__version__, "platform": platform.platform(),
+                         "cpu_count": os.cpu_count(), "device": str(device)}
+    if device.type == "cuda":
+        v["gpu"] = torch.cuda.get_device_name(device)
+        v["cuda"] = torch.version.cuda
+    try:
+        v["load_average"] = os.getloadavg()
+    except OSError:  # pragma: no cover
+        pass
+    return v
+
+
+def _command(argv: list[str] | None) -> str:
+    return shlex.join(["python", sys.argv[0], *(sys.argv[1:] if argv is None else argv)])
+
+
+def _dump(path: Path, obj: Any) -> None:
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    tmp.write_text(json.dumps(obj, indent=1))
+    os.replace(tmp, path)
+
+
+def write_throughput(out: Path, records: list[dict[str, Any]], profile: Any, device: torch.device,
+                     argv: list[str] | None) -> Path:
+    path = out / "throughput.json"
+    _dump(path, {"command": _command(argv), "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+                 "profile": asdict(profile), "versions": versions(device), "methods": records})
+    return path
+
+
+def _mean(xs: list[float]) -> float:
+    return statistics.fmean(xs) if xs else float("nan")
+
+
+def summarise(results: list[dict[str, Any]], key: str, methods: list[str], unseen: set[float]
+              ) -> dict[str, dict[str, Any]]:
+    """Per method: mean PSNR over sets and unseen levels per seed, its mean, and its gain over ERM."""
+    out: dict[str, dict[str, Any]] = {}
+    for m in methods:
+        per_seed: dict[int, float] = {}
+        for seed in sorted({r["seed"] for r in results}):
+            vals = [r["psnr"] for r in results if r["method"] == m and r["seed"] == seed and r[key] in unseen]
+            if vals:
+                per_seed[seed] = _mean(vals)
+        out[m] = {"per_seed": per_seed, "mean": _mean(list(per_seed.values()))}
+    erm = out.get("ERM")
+    for m, s in out.items():
+        if erm is not None:
+            gains = {k: v - erm["per_seed"][k] for k, v in s["per_seed"].items() if k in erm["per_seed"]}
+            s["gain_per_seed"] = gains
+            s["gain"] = _mean(list(gains.values()))
+    return out
+
+
+def _cell(rows: list[dict[str, Any]], erm: list[dict[str, Any]] | None) -> str:
+    if not rows:
+        return "–"
+    p, s = _mean([r["psnr"] for r in rows]), _mean([r["ssim"] for r in rows])
+    text = f"{p:.2f}/{s:.3f}"
+    if erm:
+        text += f" ({p - _mean([r['psnr'] for r in erm]):+.2f})"
+    if len(rows) > 1:
+        text += f" ±{(max(r['psnr'] for r in rows) - min(r['psnr'] for r in rows)) / 2:.2f}"
+    return text
+
+
+def _paper_cell(entry: tuple[float, float, float | None] | None) -> str:
+    if entry is None:
+        return "–"
+    p, s, g = entry
+    return f"{p:.2f}/{s:.3f}" + (f" ({g:+.2f})" if g is not None else "")
+
+
+def write_table(path: Path, spec: Any, profile: Any, jobs: list[Any], records: list[dict[str, Any]],
+                results: list[dict[str, Any]], inputs: list[dict[str, Any]], sets: list[Any],
+                absent: list[str], total_s: float, device: torch.device, argv: list[str] | None) -> None:
+    key = spec.level_key
+    methods = list(dict.fromkeys(r["method"] for r in records))
+    seeds = sorted({r["seed"] for r in records})
+    levels, train_levels = jobs[0].levels, jobs[0].train_levels
+    unseen = {v for v in levels if v not in train_levels}
+    L: list[str] = [f"# {spec.title}: ours ({profile.name} profile) beside the paper's", ""]
+    params = records[0].get("params", 0)
+    crop = f"centre {profile.eval_crop}x{profile.eval_crop} crops" if profile.eval_crop else "whole images"
+    first = f"the first {profile.eval_images} images" if profile.eval_images else "all images"
+    set_desc = ", ".join(f"{n} ({info['files']}/{info['expected']} images)" for n, _, info in sets)
+    L += [f"- Command: `{_command(argv)}`",
+          f"- Backbone `{profile.model}` ({params / 1e6:.3f} M parameters), {profile.patch_size}x{profile.patch_size} "
+          f"patches, batch {profile.batch_size}, Adam lr {profile.lr:g} x{profile.gamma:g} at "
+          f"{', '.join(f'{f:.0%}' for f in profile.milestones)} of each method's steps, L1 loss.",
+          f"- Training confounders: {spec.kind} {key} in {{{', '.join(f'{v:g}' for v in train_levels)}}}; "
+          f"training images: {jobs[0].train_root or 'built-in (scikit-image)'}.",
+          f"- Equal compute: every method gets {profile.budget_ge} gradient evaluations (ge: forward + backward of "
+          f"a batch of {profile.batch_size}); ERM's batches mix the training levels per sample. Steps: "
+          + ", ".join(f"{r['method']} {r['steps']} x {r['ge_per_step']}" for r in _first_seed(records)) + ".",
+          f"- Evaluation: PSNR/SSIM on RGB (8-bit, no border crop), {first} of each set, {crop}: {set_desc}."
+          + (f" Absent, skipped: {', '.join(absent)}." if absent else "")
+          + (" Not comparable with the paper's full-set numbers." if profile.eval_images or profile.eval_crop else ""),
+          f"- Seeds {', '.join(map(str, seeds))}; cells are means over seeds, (+x.xx) is the gain over ERM in dB, "
+          "±x.xx half the seed-to-seed range of the PSNR. The paper: RRDB, 400K iterations, full test sets.",
+          f"- Wall time: {total_s / 60:.1f} min in all on {device}; training per method (mean over seeds): "
+          + ", ".join(f"{m} {_mean([r['wall_time_s'] for r in records if r['method'] == m]):.0f} s" for m in methods)
+          + ".", ""]
+    head = ["Dataset", key, "Noisy input"] + [c for m in methods for c in (f"{m} (ours)", f"{m} (paper)")]
+    L += ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for dataset, _, _ in sets:
+        for v in levels:
+            sel = lambda m: [r for r in results if r["method"] == m and r["dataset"] == dataset and r[key] == v]  # noqa: E731
+            erm = sel("ERM") if "ERM" in methods else None
+            noisy = [r for r in inputs if r["dataset"] == dataset and r[key] == v]
+            row = [dataset, f"{v:g} ({'seen' if v in train_levels else 'unseen'})", _cell(noisy, None)]
+            for m in methods:
+                row += [_cell(sel(m), erm if m != "ERM" else None), _paper_cell(spec.paper.get((dataset, v), {}).get(m))]
+            L.append("| " + " | ".join(row) + " |")
+    summ = summarise(results, key, methods, unseen)
+    L += ["", f"Mean PSNR over the test sets at the unseen {key} ({', '.join(f'{v:g}' for v in sorted(unseen))}), "
+          "per seed, and the gain over ERM:", "",
+          "| Method | " + " | ".join(f"seed {s}" for s in seeds) + " | mean | gain over ERM | gain per seed |",
+          "|" + "---|" * (len(seeds) + 4)]
+    for m in methods:
+        s = summ[m]
+        gps = ", ".join(f"{g:+.2f}" for g in s.get("gain_per_seed", {}).values())
+        L.append(f"| {m} | " + " | ".join(f"{s['per_seed'].get(x, float('nan')):.2f}" for x in seeds)
+                 + f" | {s['mean']:.2f} | {s.get('gain', float('nan')):+.2f} | {gps} |")
+    hist = [r for r in records if r.get("history")]
+    if hist and len(hist[0]["history"]) > 1:
+        L += ["", f"Along training: mean PSNR over the test sets at the unseen {key} (gradient evaluations):", "",
+              "| Method | seed | " + " | ".join(f"{e['ge']} ge" for e in hist[0]["history"]) + " |",
+              "|" + "---|" * (2 + len(hist[0]["history"]))]
+        for r in hist:
+            vals = [_mean([x["psnr"] for x in e["rows"] if x["level"] in unseen]) for e in r["history"]]
+            L.append(f"| {r['method']} | {r['seed']} | " + " | ".join(f"{v:.2f}" for v in vals) + " |")
+    path.write_text("\n".join(L) + "\n")
+
+
+def _first_seed(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    seed = records[0]["seed"]
+    return [r for r in records if r["seed"] == seed]
+
+
+def write_figure(path: Path, spec: Any, jobs: list[Any], results: list[dict[str, Any]],
+                 inputs: list[dict[str, Any]], sets: list[Any]) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    key, levels, train = spec.level_key, list(jobs[0].levels), list(jobs[0].train_levels)
+    unseen = [v for v in levels if v not in train]
+    methods = list(dict.fromkeys(r["method"] for r in results))
+    fig, axes = plt.subplots(1, len(sets), figsize=(max(6.5, 4.2 * len(sets)), 3.8), squeeze=False)
+    for ax, (dataset, _, _) in zip(axes[0], sets):
+        ax.axvspan(min(train), max(train), color="tab:green", alpha=0.12, label="seen levels")
+        if unseen:
+            ax.axvspan(min(unseen), max(unseen), color="tab:red", alpha=0.08, label="unseen levels")
+        noisy = [_mean([r["psnr"] for r in inputs if r["dataset"] == dataset and r[key] == v]) for v in levels]
+        ax.plot(levels, noisy, ":", color="grey", label="noisy input")
+        for m in methods:
+            per = [[r["psnr"] for r in results if r["method"] == m and r["dataset"] == dataset and r[key] == v]
+                   for v in levels]
+            mean = [_mean(p) for p in per]
+            err = [[mu - min(p) for mu, p in zip(mean, per)], [max(p) - mu for mu, p in zip(mean, per)]]
+            ax.errorbar(levels, mean, yerr=err, marker="o", ms=3, capsize=2,
+                        lw=2.0 if m == "ERM" else 1.2, ls="--" if m == "ERM" else "-", label=m)
+        ax.set_title(dataset)
+        ax.set_xlabel(f"noise {key}")
+        ax.set_ylabel("PSNR (dB)")
+        ax.grid(alpha=0.3)
+    axes[0][0].legend(fontsize=7)
+    fig.suptitle(f"{spec.title}\nPSNR against {key}, seen and unseen levels shaded", fontsize=10)
+    fig.tight_layout()
+    tmp = path.with_name(f".{path.stem}.tmp-{os.getpid()}{path.suffix}")
+    fig.savefig(tmp, dpi=120)
+    plt.close(fig)
+    os.replace(tmp, path)
+
+
+def write_all(out: Path, spec: Any, profile: Any, jobs: list[Any], records: list[dict[str, Any]],
+              inputs_raw: list[dict[str, Any]], sets: list[Any], absent: list[str], total_s: float,
+              device: torch.device, argv: list[str] | None) -> dict[str, Path]:
+    """``results.json``, ``<table>.md`` and ``<figure>.png`` in ``out``; returns their paths."""
+    key = spec.level_key
+    train_levels = set(jobs[0].train_levels)
+    results = [{"method": r["method"], "dataset": row["dataset"], key: row["level"], "psnr": row["psnr"],
+                "ssim": row["ssim"], "seed": r["seed"], "seen": row["level"] in train_levels, "step": r["steps"],
+                "ge": r["ge"], "psnr_per_image": row["psnr_per_image"], "ssim_per_image": row["ssim_per_image"]}
+               for r in records for row in r["final"]]
+    inputs = [{"dataset": row["dataset"], key: row["level"], "psnr": row["psnr"], "ssim": row["ssim"]}
+              for row in inputs_raw]
+    history = [{"method": r["method"], "seed": r["seed"], "step": e["step"], "ge": e["ge"], "dataset": row["dataset"],
+                key: row["level"], "psnr": row["psnr"], "ssim": row["ssim"]}
+               for r in records for e in r["history"] for row in e["rows"]]
+    methods = list(dict.fromkeys(r["method"] for r in records))
+    unseen = {v for v in jobs[0].levels if v not in train_levels}
+    paths = {"results": out / "results.json", "table": out / f"{spec.name}.md", "figure": out / f"{spec.figure}.png"}
+    _dump(paths["results"], {
+        "table": spec.name, "title": spec.title, "command": _command(argv),
+        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "profile": asdict(profile), "methods": methods, "seeds": sorted({r["seed"] for r in records}),
+        "levels": list(jobs[0].levels), "train_levels": list(jobs[0].train_levels),
+        "test_sets": [{"name": n, **info} for n, _, info in sets], "absent_test_sets": absent,
+        "versions": versions(device), "wall_time_s": total_s,
+        "runs": [{k: v for k, v in r.items() if k not in ("history", "final")} for r in records],
+        "summary_unseen": summarise(results, key, methods, unseen),
+        "results": results, "noisy_input": inputs, "history": history,
+        "paper": [{"method": m, "dataset": d, key: v, "psnr": e[0], "ssim": e[1], "gain": e[2]}
+                  for (d, v), row in spec.paper.items() for m, e in row.items()],
+    })
+    write_table(paths["table"], spec, profile, jobs, records, results, inputs, sets, absent, total_s, device, argv)
+    write_figure(paths["figure"], spec, jobs, results, inputs, sets)
+    return paths
