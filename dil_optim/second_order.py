@@ -58,8 +58,7 @@ def _grad(
     gs = torch.autograd.grad(target, list(params.values()), create_graph=create_graph, allow_unused=True)
     full = [torch.zeros_like(p) if g is None else g for p, g in zip(params.values(), gs)]
     if scale is not None:
-        factor = scale(torch.ones((), device=loss.device))
-        full = [g / factor for g in full]
+        full = list(torch._foreach_div(full, scale(torch.ones((), device=loss.device))))
     return dict(zip(params.keys(), reduce(full)))
 
 
@@ -114,9 +113,8 @@ def serial_second_order(
         phi = vstep.apply(theta, g)
         (outer,) = losses_fn(fm.bind(phi, virtual=i < n - 1), [query])
         gi = _grad(scale(outer) / n, theta, create_graph=False)
-        for k in theta:
-            grads[k].add_(gi[k])
-            inner_sum[k].add_(g[k].detach(), alpha=1.0 / n)
+        torch._foreach_add_(list(grads.values()), list(gi.values()))
+        torch._foreach_add_(list(inner_sum.values()), [x.detach() for x in g.values()], alpha=1.0 / n)
         losses.append(inner.detach())
         outers.append(outer.detach())
     fm.commit()

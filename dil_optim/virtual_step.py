@@ -47,41 +47,52 @@ class VirtualStep:
             raise ValueError(f"virtual Adam betas must lie in [0, 1), got {self.betas}")
 
     def apply(self, theta: dict[str, torch.Tensor], grads: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-        """phi for the given (graph-carrying) gradients; does not change the state."""
-        if self.kind == "sgd":
-            return {k: theta[k] - self.lr * grads[k] for k in theta}
+        """phi for the given (graph-carrying) gradients; does not change the state.
+
+        The arithmetic runs on one flat vector per (device, dtype) group, so a network of
+        hundreds of parameter tensors costs a handful of kernels, not hundreds, forward and
+        backward; phi's entries are views into that vector.
+        """
+        phi: dict[str, torch.Tensor] = {}
+        for keys in _groups(theta):
+            p, g = _flat(theta, keys), _flat(grads, keys)
+            new = p - self.lr * g if self.kind == "sgd" else p - self.lr * self._adam_direction(keys, g)
+            for k, part in zip(keys, new.split([theta[k].numel() for k in keys])):
+                phi[k] = part.view_as(theta[k])
+        return phi
+
+    def _adam_direction(self, keys: list[str], g: torch.Tensor) -> torch.Tensor:
         b1, b2 = self.betas
         t = self.t + 1
-        c1, c2 = 1.0 - b1**t, 1.0 - b2**t
-        phi = {}
-        for k, p in theta.items():
-            g = grads[k]
-            m_prev, v_prev = self.exp_avg.get(k), self.exp_avg_sq.get(k)
-            m = (1.0 - b1) * g if m_prev is None else b1 * m_prev + (1.0 - b1) * g
-            v = (1.0 - b2) * g * g if v_prev is None else b2 * v_prev + (1.0 - b2) * g * g
-            v_hat = v / c2
-            positive = v_hat > 0
-            # sqrt(v_hat) where v_hat > 0, else 0, with a finite derivative everywhere.
-            root = torch.where(positive, torch.where(positive, v_hat, torch.ones_like(v_hat)).sqrt(), 0.0)
-            phi[k] = p - self.lr * (m / c1) / (root + self.eps)
-        return phi
+        if all(k in self.exp_avg for k in keys):
+            m = b1 * _flat(self.exp_avg, keys) + (1.0 - b1) * g
+            v = b2 * _flat(self.exp_avg_sq, keys) + (1.0 - b2) * g * g
+        else:
+            m, v = (1.0 - b1) * g, (1.0 - b2) * g * g
+        v_hat = v / (1.0 - b2**t)
+        positive = v_hat > 0
+        # sqrt(v_hat) where v_hat > 0, else 0, with a finite derivative everywhere.
+        root = torch.where(positive, torch.where(positive, v_hat, torch.ones_like(v_hat)).sqrt(), 0.0)
+        return (m / (1.0 - b1**t)) / (root + self.eps)
 
     @torch.no_grad()
     def commit(self, grads: dict[str, torch.Tensor]) -> None:
         """Advance the moments with the detached gradient of a successful outer step."""
+        self.t += 1
         if self.kind == "sgd":
-            self.t += 1
             return
         b1, b2 = self.betas
-        for k, g in grads.items():
-            g = g.detach()
-            if k in self.exp_avg:
-                self.exp_avg[k].mul_(b1).add_(g, alpha=1.0 - b1)
-                self.exp_avg_sq[k].mul_(b2).addcmul_(g, g, value=1.0 - b2)
-            else:
-                self.exp_avg[k] = (1.0 - b1) * g
-                self.exp_avg_sq[k] = (1.0 - b2) * g * g
-        self.t += 1
+        keys = list(grads)
+        gs = [grads[k].detach() for k in keys]
+        if not all(k in self.exp_avg for k in keys):
+            self.exp_avg = {k: (1.0 - b1) * g for k, g in zip(keys, gs)}
+            self.exp_avg_sq = {k: (1.0 - b2) * g * g for k, g in zip(keys, gs)}
+            return
+        ms, vs = [self.exp_avg[k] for k in keys], [self.exp_avg_sq[k] for k in keys]
+        torch._foreach_mul_(ms, b1)
+        torch._foreach_add_(ms, gs, alpha=1.0 - b1)
+        torch._foreach_mul_(vs, b2)
+        torch._foreach_addcmul_(vs, gs, gs, value=1.0 - b2)
 
     def state_dict(self) -> dict[str, object]:
         return {
@@ -97,3 +108,15 @@ class VirtualStep:
         self.t = int(state["t"])  # type: ignore[arg-type]
         self.exp_avg = {k: v.clone() for k, v in state["exp_avg"].items()}  # type: ignore[union-attr]
         self.exp_avg_sq = {k: v.clone() for k, v in state["exp_avg_sq"].items()}  # type: ignore[union-attr]
+
+
+def _groups(tensors: dict[str, torch.Tensor]) -> list[list[str]]:
+    """Names grouped by (device, dtype), in order of first appearance."""
+    groups: dict[tuple[torch.device, torch.dtype], list[str]] = {}
+    for k, t in tensors.items():
+        groups.setdefault((t.device, t.dtype), []).append(k)
+    return list(groups.values())
+
+
+def _flat(tensors: dict[str, torch.Tensor], keys: list[str]) -> torch.Tensor:
+    return torch.cat([tensors[k].reshape(-1) for k in keys])

@@ -225,7 +225,7 @@ class DILWrapper:
         theta = [p.detach().clone() for p in params] if self.variant in ("sf", "pf") else None
         try:
             losses, outer, grads, inner_grad = self._compute(batches, query_batch, named, params, theta)
-            grad_norm = torch.linalg.vector_norm(torch.stack([g.detach().norm() for g in grads])) if grads else torch.zeros(())
+            grad_norm = _total_norm(grads)
             scaled = self.scaler is not None and self.variant not in ("sf", "pf")
             if scaled:
                 grad_norm = grad_norm / self._scale()
@@ -355,6 +355,12 @@ class DILWrapper:
 
 
 DILOptimizer = DILWrapper
+
+
+def _total_norm(grads: list[torch.Tensor]) -> torch.Tensor:
+    if not grads:
+        return torch.zeros(())
+    return torch.linalg.vector_norm(torch.stack([n.double() for n in torch._foreach_norm([g.detach() for g in grads])]))
 
 
 def _finite(x: float) -> bool:
