@@ -127,6 +127,11 @@ class MixedKernelSampler:
     def sample(self, n: int, generator: torch.Generator | None, device: torch.device,
                dtype: torch.dtype = torch.float32) -> Tensor:
         """``(n, grid, grid)`` kernels, each normalised to sum 1."""
+        return self.sample_with_sizes(n, generator, device, dtype)[0]
+
+    def sample_with_sizes(self, n: int, generator: torch.Generator | None, device: torch.device,
+                          dtype: torch.dtype = torch.float32) -> tuple[Tensor, Tensor]:
+        """Kernels ``(n, grid, grid)`` and their sizes ``(n,)`` (taps outside the centred size are 0)."""
         u = rand((n, 7), generator, device, dtype)
         size = torch.tensor(_SIZES, device=device)[randint(len(_SIZES), (n,), generator, device)]
         probs = torch.tensor(self.kernel_prob, device=device, dtype=torch.float64)
@@ -156,7 +161,7 @@ class MixedKernelSampler:
                 w_lo = torch.where(size < 13, math.pi / 3, math.pi / 5).to(dtype)
                 omega = w_lo + (math.pi - w_lo) * rand((n,), generator, device, dtype)
                 kernels[use_sinc] = sinc_kernels(omega[use_sinc], size[use_sinc], self.grid)
-        return kernels
+        return kernels, size
 
     def __repr__(self) -> str:
         fams = ", ".join(f"{k}:{p:.3g}" for k, p in zip(self.kernel_list, self.kernel_prob))

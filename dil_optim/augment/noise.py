@@ -40,10 +40,15 @@ def add_gaussian_noise(x: Tensor, sigma: Tensor, gray: Tensor | None, generator:
     """
     n, c, h, w = x.shape
     s = (sigma.to(device=x.device, dtype=x.dtype) / 255.0).view(n, 1, 1, 1)
-    noise = randn((n, c, h, w), generator, x.device, x.dtype)
-    if gray is not None and bool(gray.any()):
-        plane = randn((n, 1, h, w), generator, x.device, x.dtype).expand(n, c, h, w)
-        noise = torch.where(gray.to(x.device).view(n, 1, 1, 1), plane, noise)
+    if gray is None or c == 1 or not bool(gray.any()):
+        noise = randn((n, c, h, w), generator, x.device, x.dtype)
+    else:  # draw only what is used: one plane for grey samples, C planes for the others
+        gray = gray.to(x.device)
+        gidx, cidx = torch.nonzero(gray).flatten(), torch.nonzero(~gray).flatten()
+        noise = x.new_empty((n, c, h, w))
+        noise.index_copy_(0, gidx, randn((len(gidx), 1, h, w), generator, x.device, x.dtype).expand(-1, c, h, w))
+        if len(cidx):
+            noise.index_copy_(0, cidx, randn((len(cidx), c, h, w), generator, x.device, x.dtype))
     out = x + noise * s
     return out.clamp_(0.0, 1.0) if clip else out
 
@@ -80,11 +85,15 @@ def add_poisson_noise(x: Tensor, scale: Tensor, gray: Tensor | None, generator: 
         clip: clamp the result to ``[0, 1]``.
     """
     n, c, h, w = x.shape
-    noise = _poisson_noise(x, generator)
-    if gray is not None and bool(gray.any()) and c > 1:
-        gidx = torch.nonzero(gray.to(x.device)).flatten()
-        g_noise = _poisson_noise(rgb_to_gray(x.index_select(0, gidx)), generator)
-        noise = noise.index_copy(0, gidx, g_noise.expand(-1, c, h, w))
+    if gray is None or c == 1 or not bool(gray.any()):
+        noise = _poisson_noise(x, generator)
+    else:  # grey samples take the noise of their luma, shared by the channels; the rest colour noise
+        gray = gray.to(x.device)
+        gidx, cidx = torch.nonzero(gray).flatten(), torch.nonzero(~gray).flatten()
+        noise = x.new_empty((n, c, h, w))
+        noise.index_copy_(0, gidx, _poisson_noise(rgb_to_gray(x.index_select(0, gidx)), generator).expand(-1, c, h, w))
+        if len(cidx):
+            noise.index_copy_(0, cidx, _poisson_noise(x.index_select(0, cidx), generator))
     out = x + noise * scale.to(device=x.device, dtype=x.dtype).view(n, 1, 1, 1)
     return out.clamp_(0.0, 1.0) if clip else out
 

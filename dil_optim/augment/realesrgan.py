@@ -34,7 +34,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from .base import Degradation, rand, randint
-from .blur import filter2d
+from .blur import filter2d_sized
 from .jpeg import jpeg_compress
 from .kernels import MixedKernelSampler, sinc_kernels
 from .noise import add_gaussian_noise, add_poisson_noise
@@ -199,11 +199,11 @@ class RealESRGANDegradation(Degradation):
             raise ValueError(f"input {tuple(x.shape)} is smaller than the scale {self.scale}")
         dev = x.device
         kdtype = torch.float64 if x.dtype == torch.float64 else torch.float32
-        k1 = self.kernels1.sample(n, generator, dev, kdtype)
+        k1, size1 = self.kernels1.sample_with_sizes(n, generator, dev, kdtype)
         d1 = self._stage_draws(n, "", generator, dev)
         final_mode = randint(len(_MODES), (n,), generator, dev)
         if self.order == 2:
-            k2 = self.kernels2.sample(n, generator, dev, kdtype)
+            k2, size2 = self.kernels2.sample_with_sizes(n, generator, dev, kdtype)
             d2 = self._stage_draws(n, "2", generator, dev)
             u = rand((n, 3), generator, dev, torch.float64)
             size = torch.tensor(_SIZES, device=dev)[randint(len(_SIZES), (n,), generator, dev)]
@@ -212,7 +212,7 @@ class RealESRGANDegradation(Degradation):
             use_sinc = u[:, 1] < self.cfg["final_sinc_prob"]
             blur2 = u[:, 0] < self.cfg["second_blur_prob"]
             jpeg_last = rand((n,), generator, dev, torch.float64) < 0.5
-        y = filter2d(x, k1)
+        y = filter2d_sized(x, k1, size1)
         outs = []
         for i in range(n):
             yi = y[i:i + 1]
@@ -224,20 +224,20 @@ class RealESRGANDegradation(Degradation):
                 yi = _resize(yi, (lr_h, lr_w), _MODES[int(final_mode[i])])
             else:
                 if bool(blur2[i]):
-                    yi = filter2d(yi, k2[i:i + 1])
+                    yi = filter2d_sized(yi, k2[i:i + 1], size2[i:i + 1])
                 f2 = float(d2["factor"][i])
                 yi = _resize(yi, (int(lr_h * f2), int(lr_w * f2)), _MODES[int(d2["mode"][i])])
                 yi = self._noise(yi, d2, i, generator)
                 if bool(jpeg_last[i]):
                     yi = _resize(yi, (lr_h, lr_w), _MODES[int(final_mode[i])])
                     if bool(use_sinc[i]):
-                        yi = filter2d(yi, sinc[i:i + 1])
+                        yi = filter2d_sized(yi, sinc[i:i + 1], size[i:i + 1])
                     yi = jpeg_compress(yi.clamp(0, 1), d2["quality"][i:i + 1])
                 else:
                     yi = jpeg_compress(yi.clamp(0, 1), d2["quality"][i:i + 1])
                     yi = _resize(yi, (lr_h, lr_w), _MODES[int(final_mode[i])])
                     if bool(use_sinc[i]):
-                        yi = filter2d(yi, sinc[i:i + 1])
+                        yi = filter2d_sized(yi, sinc[i:i + 1], size[i:i + 1])
             outs.append(yi)
         out = torch.cat(outs, dim=0)
         return (out * 255.0).round().clamp(0, 255) / 255.0

@@ -145,3 +145,14 @@ def test_bad_anisotropic_parameters_raise() -> None:
         AnisotropicGaussianBlur(1.0, -2.0)
     with pytest.raises(ValueError, match="kernel"):
         filter2d(torch.zeros(2, 3, 8, 8), torch.ones(3, 4, 4))
+
+
+def test_filter2d_sized_equals_filter2d_on_zero_padded_kernels() -> None:
+    from dil_optim.augment.blur import filter2d_sized
+    from dil_optim.augment.kernels import MixedKernelSampler
+
+    x = natural_batch(6, 32, torch.float64)
+    sampler = MixedKernelSampler(["iso", "aniso", "plateau_aniso"], [1, 1, 1], sinc_prob=0.3)
+    k, sizes = sampler.sample_with_sizes(6, gen(9), x.device, torch.float64)
+    assert len(torch.unique(sizes)) > 1
+    torch.testing.assert_close(filter2d_sized(x, k, sizes), filter2d(x, k), atol=1e-13, rtol=0)
