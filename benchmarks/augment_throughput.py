@@ -212,12 +212,18 @@ FAMILIES: dict[str, tuple[Callable[[], A.Degradation], Callable[[np.ndarray], np
 
 
 # ----------------------------------------------------------------------------- timing
-def median_time(fn: Callable[[], object], repeats: int) -> float:
+def median_time(fn: Callable[[], object], repeats: int, device: torch.device = torch.device("cpu")) -> float:
+    def sync() -> None:
+        if device.type == "cuda":
+            torch.cuda.synchronize(device)
+
     fn()
+    sync()
     times = []
     for _ in range(repeats):
         t0 = time.perf_counter()
         fn()
+        sync()
         times.append(time.perf_counter() - t0)
     return statistics.median(times)
 
@@ -240,16 +246,17 @@ def clean_patches(n: int, size: int) -> torch.Tensor:
     return torch.stack(out).contiguous()
 
 
-def family_table(batch: int, size: int, repeats: int) -> list[dict[str, float | str]]:
+def family_table(batch: int, size: int, repeats: int, device: torch.device) -> list[dict[str, float | str]]:
     x = clean_patches(batch, size)
     imgs = [im.permute(1, 2, 0).numpy().copy() for im in x]
+    xd = x.to(device)
     rows = []
     for name, (make, ref) in FAMILIES.items():
         deg = make()
-        g = torch.Generator().manual_seed(1)
-        t_b = median_time(lambda: deg(x, g), repeats)
+        g = torch.Generator(device=device).manual_seed(1)
+        t_b = median_time(lambda: deg(xd, g), repeats, device)
         t_r = median_time(lambda: [ref(im) for im in imgs], repeats)
-        out_b = deg(x, g)
+        out_b = deg(xd, g).cpu()
         h, w = deg.output_size(size, size)
         lr = torch.nn.functional.interpolate(x, size=(h, w), mode="area") if (h, w) != (size, size) else x
         p_b = statistics.mean(psnr(out_b[i].numpy(), lr[i].numpy()) for i in range(batch))
@@ -276,15 +283,15 @@ class SmallNet(torch.nn.Module):
         return torch.nn.functional.pixel_shuffle(y, 4) if self.sr else x - y
 
 
-def step_cost(patch: int, per_conf: int, repeats: int) -> list[dict[str, float | str]]:
+def step_cost(patch: int, per_conf: int, repeats: int, device: torch.device) -> list[dict[str, float | str]]:
     rows = []
     for task in A.PAPER_TASKS:
         sr = task.startswith("realsr")
         train, _ = A.paper_confounders(task)
-        clean = clean_patches(per_conf, patch * 4 if sr else patch)
-        g = torch.Generator().manual_seed(2)
+        clean = clean_patches(per_conf, patch * 4 if sr else patch).to(device)
+        g = torch.Generator(device=device).manual_seed(2)
         pairs = train(clean, g)
-        net = SmallNet(sr)
+        net = SmallNet(sr).to(device)
         opt = torch.optim.Adam(net.parameters(), lr=1e-4)
 
         def train_step() -> None:  # one update per confounder: the compute of a DIL_sf step
@@ -293,8 +300,8 @@ def step_cost(patch: int, per_conf: int, repeats: int) -> list[dict[str, float |
                 torch.nn.functional.l1_loss(net(deg), tgt).backward()
                 opt.step()
 
-        t_step = median_time(train_step, repeats)
-        t_conf = median_time(lambda: train(clean, g), repeats)
+        t_step = median_time(train_step, repeats, device)
+        t_conf = median_time(lambda: train(clean, g), repeats, device)
         rows.append({"task": task, "confounders": len(train), "step_ms": 1e3 * t_step, "confounders_ms": 1e3 * t_conf,
                      "percent": 100 * t_conf / t_step})
     return rows
@@ -308,27 +315,30 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=1, help="torch threads (the references are single-threaded)")
     ap.add_argument("--step-patch", type=int, default=48, help="quick-profile patch size")
     ap.add_argument("--step-batch", type=int, default=8, help="quick-profile batch per confounder")
+    ap.add_argument("--device", default="cpu", help="device of the batched path and the training step (cpu, cuda)")
     ap.add_argument("--json", type=Path, help="also write the numbers here")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
+    device = torch.device(args.device)
+    where = torch.cuda.get_device_name(device) if device.type == "cuda" else f"{args.threads} torch thread(s)"
 
-    fam = family_table(args.batch, args.size, args.repeats)
-    print(f"\nThroughput, {args.batch} patches of {args.size}x{args.size}, {args.threads} torch thread(s), "
-          f"median of {args.repeats}:")
+    fam = family_table(args.batch, args.size, args.repeats, device)
+    print(f"\nThroughput, {args.batch} patches of {args.size}x{args.size}, batched path on {where} "
+          f"(references on 1 CPU thread), median of {args.repeats}:")
     print(f"{'family':<20} {'batched/s':>10} {'reference/s':>12} {'speed-up':>9} {'PSNR b/ref':>12}")
     for r in fam:
         print(f"{r['family']:<20} {r['batched_per_s']:>10.0f} {r['reference_per_s']:>12.0f} {r['speedup']:>8.1f}x "
               f"{r['psnr_batched']:>6.2f}/{r['psnr_reference']:<5.2f}")
-    cost = step_cost(args.step_patch, args.step_batch, args.repeats)
+    cost = step_cost(args.step_patch, args.step_batch, args.repeats, device)
     print(f"\nConfounder generation vs one quick-profile step ({args.step_batch} x {args.step_patch}^2 per "
-          f"confounder, one update per confounder):")
+          f"confounder, one update per confounder) on {where}:")
     print(f"{'task':<12} {'n':>2} {'step ms':>9} {'confounders ms':>15} {'share':>7}")
     for r in cost:
         print(f"{r['task']:<12} {r['confounders']:>2} {r['step_ms']:>9.1f} {r['confounders_ms']:>15.1f} "
               f"{r['percent']:>6.1f}%")
     if args.json:
         args.json.write_text(json.dumps({"args": {k: str(v) for k, v in vars(args).items()}, "families": fam,
-                                         "step_cost": cost, "torch": torch.__version__}, indent=2))
+                                         "step_cost": cost, "torch": torch.__version__, "where": where}, indent=2))
 
 
 if __name__ == "__main__":

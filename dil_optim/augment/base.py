@@ -72,8 +72,7 @@ def check_batch(x: object, *, channels: Sequence[int] | None = None, name: str =
     if channels is not None and x.shape[1] not in channels:
         raise ValueError(f"{name} must have {' or '.join(map(str, channels))} channels, got shape {tuple(x.shape)}")
     if check_range:
-        lo, hi = torch.aminmax(x.detach())
-        lo_f, hi_f = float(lo), float(hi)
+        lo_f, hi_f = torch.stack(torch.aminmax(x.detach())).tolist()  # one device sync
         if not (lo_f >= -_RANGE_EPS and hi_f <= 1.0 + _RANGE_EPS):  # also catches NaN
             raise ValueError(f"{name} must have values in [0, 1], got range [{lo_f:.4g}, {hi_f:.4g}]")
     return x

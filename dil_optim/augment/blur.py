@@ -92,8 +92,12 @@ def filter_separable(x: Tensor, k_row: Tensor, k_col: Tensor | None = None) -> T
             along the width (odd ``K``).
         k_col: the same along the height (default: ``k_row``).
     """
-    k_col = k_row if k_col is None else k_col
     n, c, h, w = x.shape
+    if k_col is None and h == w and 1 < k_row.shape[-1] and h <= _MATMUL_MAX:
+        m = _axis_matrix(k_row.to(x.dtype), w)  # one matrix serves both axes
+        m = m.unsqueeze(1) if k_row.dim() == 2 else m
+        return torch.matmul(m.transpose(-1, -2), torch.matmul(x, m))
+    k_col = k_row if k_col is None else k_col
     out = _conv1d_axis(x, k_row, axis=-1)
     return _conv1d_axis(out, k_col, axis=-2)
 
@@ -238,19 +242,29 @@ class GaussianBlur(Degradation):
         self.name = name if name is not None else f"blur{self.sigma!r}"
 
     def kernels(self, sigma: Tensor) -> Tensor:
-        """The ``(N, K)`` 1-D kernels used for per-sample ``sigma`` (``(N,)``)."""
+        """The ``(N, K)`` 1-D kernels used for per-sample ``sigma`` (``(N,)``).
+
+        ``K`` follows the largest sigma the parameter allows (no device sync); each kernel is
+        zero beyond its own radius, so it equals the fixed-sigma kernel of its sigma.
+        """
         if self.kernel_size is not None:
             return gaussian_kernel1d(sigma, self.kernel_size // 2)
-        radius = kernel_radius(float(sigma.max()), self.truncate)
+        radius = kernel_radius(self.sigma.high, self.truncate)
         cutoff = torch.floor(self.truncate * sigma + 0.5)
         return gaussian_kernel1d(sigma, radius, cutoff)
+
+    def _fixed_kernel(self, device: torch.device, dtype: torch.dtype) -> Tensor:
+        key = (str(device), dtype)
+        cache = self.__dict__.setdefault("_kernel_cache", {})
+        if key not in cache:
+            cache[key] = self.kernels(torch.tensor([self.sigma.low], device=device, dtype=dtype))[0]
+        return cache[key]
 
     def _apply(self, x: Tensor, generator: torch.Generator | None) -> Tensor:
         n = x.shape[0]
         kdtype = torch.float64 if x.dtype == torch.float64 else torch.float32
         if self.sigma.fixed:
-            sigma = torch.tensor([self.sigma.low], device=x.device, dtype=kdtype)
-            k = self.kernels(sigma)[0]
+            k = self._fixed_kernel(x.device, kdtype)
         else:
             k = self.kernels(self.sigma.sample(n, generator, x.device, kdtype))
         return filter_separable(x, k)
@@ -268,7 +282,7 @@ class AnisotropicGaussianBlur(Degradation):
             fixed or ``(low, high)`` ranges drawn per sample.
         theta: rotation in radians (fixed or a range; default ``(-pi, pi)``), counter-
             clockwise from the column (+x) axis with rows pointing down.
-        truncate / kernel_size: as :class:`GaussianBlur`, using the larger sigma of the batch.
+        truncate / kernel_size: as :class:`GaussianBlur`, using the largest sigma the ranges allow.
         name: label (default ``aniso_blur``).
 
     Uses a per-sample 2-D kernel (grouped convolution). Input ``(N, C, H, W)`` float in
@@ -288,8 +302,8 @@ class AnisotropicGaussianBlur(Degradation):
         """The ``(N, k, k)`` kernels for per-sample parameters (``(N,)`` each)."""
         if self.kernel_size is not None:
             radius = self.kernel_size // 2
-        else:
-            radius = kernel_radius(float(torch.maximum(sigma_x, sigma_y).max()), self.truncate)
+        else:  # sized for the largest sigma the parameters allow: the same kernel whatever the batch
+            radius = kernel_radius(max(self.sigma_x.high, self.sigma_y.high), self.truncate)
         return gaussian_kernel2d(sigma_x, sigma_y, theta, radius)
 
     def _apply(self, x: Tensor, generator: torch.Generator | None) -> Tensor:

@@ -97,19 +97,36 @@ def demosaic_bilinear(raw: Tensor, pattern: str) -> Tensor:
     if raw.dim() != 4 or raw.shape[1] != 1:
         raise ValueError(f"demosaic needs an (N, 1, H, W) Bayer plane, got shape {tuple(raw.shape)}")
     masks = cfa_masks(pattern, raw.shape[-2], raw.shape[-1], device=raw.device, dtype=raw.dtype)
+    return _demosaic(raw, masks, _demosaic_weight(raw.device, raw.dtype))
+
+
+def _demosaic_weight(device: torch.device, dtype: torch.dtype) -> Tensor:
+    k_rb = torch.tensor([[1.0, 2.0, 1.0], [2.0, 4.0, 2.0], [1.0, 2.0, 1.0]]) / 4
+    k_g = torch.tensor([[0.0, 1.0, 0.0], [1.0, 4.0, 1.0], [0.0, 1.0, 0.0]]) / 4
+    return torch.stack([k_rb, k_g, k_rb]).unsqueeze(1).to(device=device, dtype=dtype)  # (3, 1, 3, 3)
+
+
+def _demosaic(raw: Tensor, masks: Tensor, weight: Tensor) -> Tensor:
     sparse = raw * masks.unsqueeze(0)  # (N, 3, H, W)
-    k_rb = torch.tensor([[1.0, 2.0, 1.0], [2.0, 4.0, 2.0], [1.0, 2.0, 1.0]], dtype=raw.dtype, device=raw.device) / 4
-    k_g = torch.tensor([[0.0, 1.0, 0.0], [1.0, 4.0, 1.0], [0.0, 1.0, 0.0]], dtype=raw.dtype, device=raw.device) / 4
-    weight = torch.stack([k_rb, k_g, k_rb]).unsqueeze(1)  # (3, 1, 3, 3)
     return F.conv2d(pad_reflect(sparse, 1), weight, groups=3)
 
 
-def _rgb2cam(weights: Tensor) -> Tensor:
+def _rgb2cam(weights: Tensor, xyz2cam: Tensor | None = None, rgb2xyz: Tensor | None = None) -> Tensor:
     """``(N, 3, 3)`` linear-sRGB -> camera matrices for ``(N, 4)`` convex weights."""
-    xyz2cam = torch.tensor(XYZ2CAM, dtype=weights.dtype, device=weights.device).view(4, 3, 3)
-    m = torch.einsum("nk,kij->nij", weights, xyz2cam)
-    m = m @ torch.tensor(RGB2XYZ, dtype=weights.dtype, device=weights.device)
+    if xyz2cam is None:
+        xyz2cam = torch.tensor(XYZ2CAM, dtype=weights.dtype, device=weights.device).view(4, 3, 3)
+    if rgb2xyz is None:
+        rgb2xyz = torch.tensor(RGB2XYZ, dtype=weights.dtype, device=weights.device)
+    m = torch.einsum("nk,kij->nij", weights, xyz2cam) @ rgb2xyz
     return m / m.sum(dim=2, keepdim=True)
+
+
+def _inv3(m: Tensor) -> Tensor:
+    """Inverse of ``(N, 3, 3)`` matrices by the adjugate (elementwise: no solver, no sync)."""
+    a, b, c = m[:, 0], m[:, 1], m[:, 2]
+    adj_t = torch.stack([torch.cross(b, c, dim=1), torch.cross(c, a, dim=1), torch.cross(a, b, dim=1)], dim=2)
+    det = (a * torch.cross(b, c, dim=1)).sum(dim=1).view(-1, 1, 1)
+    return adj_t / det
 
 
 class CameraNoise(Degradation):
@@ -144,8 +161,9 @@ class CameraNoise(Degradation):
         dev = x.device
         dt = torch.float64 if x.dtype == torch.float64 else torch.float32
         gamma = self.gamma.sample(n, generator, dev, dt).view(n, 1, 1, 1)
+        consts = self._constants(dev, dt, h, w)
         mix = rand((n, 4), generator, dev, dt)
-        m = _rgb2cam(mix / mix.sum(dim=1, keepdim=True))
+        m = _rgb2cam(mix / mix.sum(dim=1, keepdim=True), consts["xyz2cam"], consts["rgb2xyz"])
         fr = self.wb.sample(n, generator, dev, dt).view(n, 1, 1, 1)
         fb = self.wb.sample(n, generator, dev, dt).view(n, 1, 1, 1)
         s_s = self.sigma_s.sample(n, generator, dev, dt).view(n, 1, 1, 1)
@@ -157,7 +175,7 @@ class CameraNoise(Degradation):
         if self.pattern is None:
             raw = cam * gains
         else:
-            masks = cfa_masks(self.pattern, h, w, device=dev, dtype=dt)
+            masks = consts["masks"]
             raw = (cam * gains * masks).sum(dim=1, keepdim=True)
         std = torch.sqrt(s_s**2 * raw + s_c**2)
         noisy = (raw + std * randn(raw.shape, generator, dev, dt)).clamp(0, 1)
@@ -165,9 +183,24 @@ class CameraNoise(Degradation):
             cam_n = noisy / gains
         else:
             wb_plane = (masks / gains).sum(dim=1, keepdim=True)  # 1/f_r on R sites, 1 on G, 1/f_b on B
-            cam_n = demosaic_bilinear((noisy * wb_plane).clamp(0, 1), self.pattern)
-        rgb = torch.einsum("nij,njhw->nihw", torch.linalg.inv(m), cam_n.clamp(0, 1)).clamp(0, 1)
+            cam_n = _demosaic((noisy * wb_plane).clamp(0, 1), masks, consts["demosaic"])
+        rgb = torch.einsum("nij,njhw->nihw", _inv3(m), cam_n.clamp(0, 1)).clamp(0, 1)
         return (rgb ** (1.0 / gamma)).to(x.dtype)
+
+    def _constants(self, device: torch.device, dtype: torch.dtype, h: int, w: int) -> dict[str, Tensor]:
+        """Colour matrices and CFA masks on ``device`` (kept for the last few sizes)."""
+        key = (str(device), dtype, h, w)
+        cache: dict = self.__dict__.setdefault("_const_cache", {})
+        if key not in cache:
+            if len(cache) >= 8:
+                cache.clear()
+            cache[key] = {
+                "xyz2cam": torch.tensor(XYZ2CAM, dtype=dtype, device=device).view(4, 3, 3),
+                "rgb2xyz": torch.tensor(RGB2XYZ, dtype=dtype, device=device),
+                "masks": cfa_masks(self.pattern or "RGGB", h, w, device=device, dtype=dtype),
+                "demosaic": _demosaic_weight(device, dtype),
+            }
+        return cache[key]
 
     def _params_repr(self) -> str:
         return (f"pattern={self.pattern!r}, sigma_s={self.sigma_s!r}, sigma_c={self.sigma_c!r}, "

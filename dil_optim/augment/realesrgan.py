@@ -34,7 +34,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from .base import Degradation, rand, randint
-from .blur import filter2d_sized
+from .blur import filter2d, filter2d_sized
 from .jpeg import jpeg_compress
 from .kernels import MixedKernelSampler, sinc_kernels
 from .noise import add_gaussian_noise, add_poisson_noise
@@ -61,6 +61,12 @@ REALESRGAN_X4PLUS: dict[str, Any] = {
 }
 _MODES = ("area", "bilinear", "bicubic")
 _SIZES = tuple(range(7, 22, 2))
+
+
+def _crop(kernel: Tensor, size: int) -> Tensor:
+    """The centred ``size x size`` part of a ``(g, g)`` kernel (its support)."""
+    lo = (kernel.shape[-1] - size) // 2
+    return kernel[lo:lo + size, lo:lo + size]
 
 
 def _resize(x: Tensor, size: tuple[int, int], mode: str) -> Tensor:
@@ -186,9 +192,11 @@ class RealESRGANDegradation(Degradation):
         return {"factor": factor, "gauss": gauss, "level": level, "gray": gray, "quality": quality, "mode": mode}
 
     @staticmethod
-    def _noise(x: Tensor, d: dict[str, Tensor], i: int, generator: torch.Generator | None) -> Tensor:
-        level, gray = d["level"][i:i + 1], d["gray"][i:i + 1]
-        if bool(d["gauss"][i]):
+    def _noise(x: Tensor, d: dict[str, Tensor], host: dict[str, list], i: int,
+               generator: torch.Generator | None) -> Tensor:
+        level = d["level"][i:i + 1]
+        gray = d["gray"][i:i + 1] if host["gray"][i] else None
+        if host["gauss"][i]:
             return add_gaussian_noise(x, level, gray, generator, clip=True)
         return add_poisson_noise(x, level, gray, generator, clip=True)
 
@@ -202,6 +210,9 @@ class RealESRGANDegradation(Degradation):
         k1, size1 = self.kernels1.sample_with_sizes(n, generator, dev, kdtype)
         d1 = self._stage_draws(n, "", generator, dev)
         final_mode = randint(len(_MODES), (n,), generator, dev)
+        # per-sample decisions go to the host once (one sync per list, not one per sample)
+        h1 = {k: d1[k].tolist() for k in ("factor", "mode", "gauss", "gray", "quality")}
+        final_mode_h = final_mode.tolist()
         if self.order == 2:
             k2, size2 = self.kernels2.sample_with_sizes(n, generator, dev, kdtype)
             d2 = self._stage_draws(n, "2", generator, dev)
@@ -209,35 +220,37 @@ class RealESRGANDegradation(Degradation):
             size = torch.tensor(_SIZES, device=dev)[randint(len(_SIZES), (n,), generator, dev)]
             omega = math.pi / 3 + (math.pi - math.pi / 3) * u[:, 2].to(kdtype)
             sinc = sinc_kernels(omega, size)
-            use_sinc = u[:, 1] < self.cfg["final_sinc_prob"]
-            blur2 = u[:, 0] < self.cfg["second_blur_prob"]
-            jpeg_last = rand((n,), generator, dev, torch.float64) < 0.5
+            use_sinc = (u[:, 1] < self.cfg["final_sinc_prob"]).tolist()
+            blur2 = (u[:, 0] < self.cfg["second_blur_prob"]).tolist()
+            jpeg_last = (rand((n,), generator, dev, torch.float64) < 0.5).tolist()
+            h2 = {k: d2[k].tolist() for k in ("factor", "mode", "gauss", "gray", "quality")}
+            size2_h, size_h = size2.tolist(), size.tolist()
         y = filter2d_sized(x, k1, size1)
         outs = []
         for i in range(n):
             yi = y[i:i + 1]
-            f = float(d1["factor"][i])
-            yi = _resize(yi, (int(h * f), int(w * f)), _MODES[int(d1["mode"][i])])
-            yi = self._noise(yi, d1, i, generator)
-            yi = jpeg_compress(yi.clamp(0, 1), d1["quality"][i:i + 1])
+            f = h1["factor"][i]
+            yi = _resize(yi, (int(h * f), int(w * f)), _MODES[h1["mode"][i]])
+            yi = self._noise(yi, d1, h1, i, generator)
+            yi = jpeg_compress(yi.clamp(0, 1), int(h1["quality"][i]))
             if self.order == 1:
-                yi = _resize(yi, (lr_h, lr_w), _MODES[int(final_mode[i])])
+                yi = _resize(yi, (lr_h, lr_w), _MODES[final_mode_h[i]])
             else:
-                if bool(blur2[i]):
-                    yi = filter2d_sized(yi, k2[i:i + 1], size2[i:i + 1])
-                f2 = float(d2["factor"][i])
-                yi = _resize(yi, (int(lr_h * f2), int(lr_w * f2)), _MODES[int(d2["mode"][i])])
-                yi = self._noise(yi, d2, i, generator)
-                if bool(jpeg_last[i]):
-                    yi = _resize(yi, (lr_h, lr_w), _MODES[int(final_mode[i])])
-                    if bool(use_sinc[i]):
-                        yi = filter2d_sized(yi, sinc[i:i + 1], size[i:i + 1])
-                    yi = jpeg_compress(yi.clamp(0, 1), d2["quality"][i:i + 1])
+                if blur2[i]:
+                    yi = filter2d(yi, _crop(k2[i], size2_h[i]))
+                f2 = h2["factor"][i]
+                yi = _resize(yi, (int(lr_h * f2), int(lr_w * f2)), _MODES[h2["mode"][i]])
+                yi = self._noise(yi, d2, h2, i, generator)
+                if jpeg_last[i]:
+                    yi = _resize(yi, (lr_h, lr_w), _MODES[final_mode_h[i]])
+                    if use_sinc[i]:
+                        yi = filter2d(yi, _crop(sinc[i], size_h[i]))
+                    yi = jpeg_compress(yi.clamp(0, 1), int(h2["quality"][i]))
                 else:
-                    yi = jpeg_compress(yi.clamp(0, 1), d2["quality"][i:i + 1])
-                    yi = _resize(yi, (lr_h, lr_w), _MODES[int(final_mode[i])])
-                    if bool(use_sinc[i]):
-                        yi = filter2d_sized(yi, sinc[i:i + 1], size[i:i + 1])
+                    yi = jpeg_compress(yi.clamp(0, 1), int(h2["quality"][i]))
+                    yi = _resize(yi, (lr_h, lr_w), _MODES[final_mode_h[i]])
+                    if use_sinc[i]:
+                        yi = filter2d(yi, _crop(sinc[i], size_h[i]))
             outs.append(yi)
         out = torch.cat(outs, dim=0)
         return (out * 255.0).round().clamp(0, 255) / 255.0

@@ -96,3 +96,10 @@ def test_shape_errors() -> None:
         mosaic(torch.rand(1, 1, 4, 4), "RGGB")
     with pytest.raises(ValueError, match="Bayer"):
         demosaic_bilinear(torch.rand(1, 3, 4, 4), "RGGB")
+
+
+def test_adjugate_inverse_matches_linalg() -> None:
+    from dil_optim.augment.isp import _inv3
+
+    m = torch.rand(6, 3, 3, generator=gen(6), dtype=torch.float64) + torch.eye(3, dtype=torch.float64)
+    torch.testing.assert_close(_inv3(m), torch.linalg.inv(m))
