@@ -31,7 +31,6 @@ import gc
 import json
 import os
 import platform
-import resource
 import statistics
 import subprocess
 import sys
@@ -259,7 +258,8 @@ def _max_param_diff(a: nn.Module, b: nn.Module) -> float:
 
 def measure_times(variants: list[str], net: nn.Module, batches: list[Batch], query: Batch, *, repeats: int,
                   warmup: int, steps_per_sample: int, device: torch.device) -> dict[str, Any]:
-    """Interleaved timing; returns per variant the per-round seconds per step of each configuration,
+    """Interleaved timing; returns per variant the per-round seconds per step of each configuration
+    by two clocks, ``wall`` (perf_counter) and ``cpu`` (this process's CPU time, process_time),
     the maths check (max |param(dil) - param(other)| after the warm-up steps) and how far the
     parameters moved from their start (so that an empty step cannot pass the check)."""
     out: dict[str, Any] = {}
@@ -272,18 +272,20 @@ def measure_times(variants: list[str], net: nn.Module, batches: list[Batch], que
         dil_model = cfgs["dil"][0]
         same = {k: _max_param_diff(dil_model, m) for k, (m, _) in cfgs.items() if k not in ("dil", "erm")}
         moved = _max_param_diff(dil_model, net)
-        out[v] = {"times": {k: [] for k in cfgs}, "param_diff": same, "param_moved": moved}
+        out[v] = {"wall": {k: [] for k in cfgs}, "cpu": {k: [] for k in cfgs}, "param_diff": same,
+                  "param_moved": moved}
     for r in range(repeats):
         for v, cfgs in built.items():
             names = list(cfgs)
             for k in names[r % len(names):] + names[: r % len(names)]:
                 step = cfgs[k][1]
                 _sync(device)
-                t0 = time.perf_counter()
+                t0, c0 = time.perf_counter(), time.process_time()
                 for _ in range(steps_per_sample):
                     step()
                 _sync(device)
-                out[v]["times"][k].append((time.perf_counter() - t0) / steps_per_sample)
+                out[v]["wall"][k].append((time.perf_counter() - t0) / steps_per_sample)
+                out[v]["cpu"][k].append((time.process_time() - c0) / steps_per_sample)
     return out
 
 
@@ -307,75 +309,118 @@ def _peak_in_process(variant: str, kind: str, net: nn.Module, batches: list[Batc
     return int(peak)
 
 
-def _rss_bytes() -> int:
-    with open("/proc/self/statm") as f:
-        return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+def _status_kib(field: str) -> int:
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith(field + ":"):
+                return int(line.split()[1])
+    raise OSError(f"/proc/self/status has no {field}")
 
 
-def _maxrss_bytes() -> int:
-    r = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    return r if platform.system() == "Darwin" else r * 1024
+def _reset_peak_rss() -> bool:
+    """Reset the kernel's RSS high-water mark (VmHWM) to the current RSS (Linux >= 4.0)."""
+    try:
+        with open("/proc/self/clear_refs", "w") as f:
+            f.write("5")
+        return True
+    except OSError:
+        return False
 
 
-def _child_memory(args: argparse.Namespace) -> None:
-    """Subprocess body: print the peak RSS growth (bytes) of one configuration."""
-    variant, kind = args.child
+def _one_config_memory(args: argparse.Namespace, variant: str, kind: str) -> dict[str, int]:
+    """Peak RSS growth (bytes) of one configuration, in a process that has run no other one."""
     torch.set_num_threads(args.threads or 1)
     device = torch.device("cpu")
+    torch.manual_seed(0)
     net = conv_net(args.channels).to(device)
     batches, query = make_data(args.confounders, args.batch, args.size, device, torch.float32)
-    tiny = conv_net(4)  # load the conv/autograd code paths before the baseline
-    F.l1_loss(tiny(torch.rand(1, 3, 8, 8)), torch.rand(1, 3, 8, 8)).backward()
+    # Lazy imports and initialisations (torch.optim pulls in torch._dynamo, ~80 MB) belong to no
+    # configuration: run the same configuration on a 4-channel net and 8x8 inputs first.
+    tb, tq = make_data(args.confounders, 1, 8, device, torch.float32)
+    _, tiny_step = build(variant, kind, conv_net(4), tb, tq)
+    for _ in range(2):
+        tiny_step()
+    del tiny_step
     gc.collect()
-    base, base_max = _rss_bytes(), _maxrss_bytes()
+    anon0 = _status_kib("RssAnon")
     model, step = build(variant, kind, net, batches, query)
-    for _ in range(args.warmup + 2):
+    for _ in range(max(args.warmup, 1)):
         step()
-    end_max = _maxrss_bytes()
-    print(json.dumps({"peak": end_max - base, "resolved": end_max > base_max}))
+    gc.collect()
+    # RSS also counts the pages of libtorch's code that the first steps touched; so: persistent
+    # anonymous memory since the baseline + the peak of one more step above the RSS before it.
+    if not _reset_peak_rss():
+        raise OSError("cannot reset the peak RSS (/proc/self/clear_refs); measure memory on CUDA or use --no-memory")
+    rss1, anon1 = _status_kib("VmRSS"), _status_kib("RssAnon")
+    step()
+    transient = _status_kib("VmHWM") - rss1
+    return {"peak": 1024 * (anon1 - anon0 + transient), "persistent": 1024 * (anon1 - anon0),
+            "transient": 1024 * transient}
+
+
+def _memory_server(args: argparse.Namespace) -> None:
+    """Helper-process body: torch is imported but unused here; each configuration runs in a child
+    forked from this clean state (a fresh process without the import cost) and prints one JSON line."""
+    for item in args.child:
+        variant, kind = item.split("/")
+        r, w = os.pipe()
+        pid = os.fork()
+        if pid == 0:  # the child: measure, report, leave without running the parent's cleanup
+            os.close(r)
+            try:
+                os.write(w, json.dumps(_one_config_memory(args, variant, kind)).encode())
+                code = 0
+            except BaseException as exc:  # noqa: BLE001 - reported to the parent below
+                os.write(w, json.dumps({"error": f"{type(exc).__name__}: {exc}"}).encode())
+                code = 1
+            os._exit(code)
+        os.close(w)
+        with os.fdopen(r) as f:
+            got = json.loads(f.read())
+        os.waitpid(pid, 0)
+        print(json.dumps({"config": item, **got}), flush=True)
 
 
 def measure_memory(variants: list[str], args: argparse.Namespace, net: nn.Module, batches: list[Batch],
                    query: Batch, device: torch.device) -> dict[str, dict[str, int]]:
-    """Peak bytes per configuration (CUDA: in process; CPU: a fresh subprocess each)."""
-    res: dict[str, dict[str, int]] = {v: {} for v in variants}
-    seen: dict[tuple[str, str], int] = {}  # the plain ERM step appears in three groups: measure it once
-    for v in variants:
-        for k in GROUPS[v]:
-            key = ("erm", "hand") if k == "erm" or (v, k) == ("erm", "hand") else (v, k)
-            if key in seen:
-                res[v][k] = seen[key]
-                continue
-            if device.type == "cuda":
-                res[v][k] = seen[key] = _peak_in_process(v, k, net, batches, query, device, args.warmup)
-                continue
-            cmd = [sys.executable, str(Path(__file__).resolve()), "--child", v, k, "--size", str(args.size),
-                   "--batch", str(args.batch), "--channels", str(args.channels), "--threads", str(args.threads or 1),
-                   "--confounders", str(args.confounders), "--warmup", str(args.warmup)]
-            env = {**os.environ, "MALLOC_MMAP_THRESHOLD_": "131072",
-                   "PYTHONPATH": os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")])}
-            done = subprocess.run(cmd, capture_output=True, text=True, env=env, check=True)
-            got = json.loads(done.stdout.strip().splitlines()[-1])
-            if not got["resolved"]:
-                print(f"warning: peak RSS of {v}/{k} did not exceed the process's earlier peak", file=sys.stderr)
-            res[v][k] = seen[key] = int(got["peak"])
-    return res
+    """Peak bytes per configuration (CUDA: in process, one after the other; CPU: each in a fresh
+    process forked from a helper that has only imported torch)."""
+    canon = lambda v, k: "erm/hand" if k == "erm" or (v, k) == ("erm", "hand") else f"{v}/{k}"  # noqa: E731
+    wanted = list(dict.fromkeys(canon(v, k) for v in variants for k in GROUPS[v]))  # plain ERM once
+    peaks: dict[str, int] = {}
+    if device.type == "cuda":
+        for item in wanted:
+            v, k = item.split("/")
+            peaks[item] = _peak_in_process(v, k, net, batches, query, device, args.warmup)
+    else:
+        cmd = [sys.executable, str(Path(__file__).resolve()), "--child", *wanted, "--size", str(args.size),
+               "--batch", str(args.batch), "--channels", str(args.channels), "--threads", str(args.threads or 1),
+               "--confounders", str(args.confounders), "--warmup", str(args.warmup)]
+        env = {**os.environ, "MALLOC_MMAP_THRESHOLD_": "131072",
+               "PYTHONPATH": os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")])}
+        done = subprocess.run(cmd, capture_output=True, text=True, env=env)
+        lines = [json.loads(x) for x in done.stdout.splitlines() if x.startswith("{")]
+        errors = [x for x in lines if "error" in x]
+        if done.returncode or errors or len(lines) != len(wanted):
+            raise RuntimeError(f"memory measurement failed: {errors or done.stderr[-2000:]}")
+        peaks = {x["config"]: int(x["peak"]) for x in lines}
+    return {v: {k: peaks[canon(v, k)] for k in GROUPS[v]} for v in variants}
 
 
 # ----------------------------------------------------------------------------- report
-def summarise(times: dict[str, Any], memory: dict[str, dict[str, int]] | None) -> dict[str, Any]:
-    """Median (over rounds) of the per-round ratios, median step times in ms, memory ratios."""
+def summarise(times: dict[str, Any], memory: dict[str, dict[str, int]] | None, clock: str) -> dict[str, Any]:
+    """Median (over rounds) of the per-round ratios by ``clock`` ("wall" | "cpu"), median step
+    times in ms, memory ratios."""
     rows: dict[str, Any] = {}
     for v, rec in times.items():
-        t = rec["times"]
-        ratio = lambda a, b: statistics.median(x / y for x, y in zip(t[a], t[b]))  # noqa: E731
+        t = rec[clock]
         row: dict[str, Any] = {"ms": {k: 1e3 * statistics.median(x) for k, x in t.items()},
-                               "dil/hand": ratio("dil", "hand"), "param_diff": rec["param_diff"],
-                               "param_moved": rec["param_moved"]}
-        if "authors" in t:
-            row["dil/authors"] = ratio("dil", "authors")
-        if "erm" in t:
-            row["dil/erm"], row["hand/erm"] = ratio("dil", "erm"), ratio("hand", "erm")
+                               "param_diff": rec["param_diff"], "param_moved": rec["param_moved"], "quartiles": {}}
+        pairs = [("dil", "hand")] + [("dil", "authors")] * ("authors" in t) + [("dil", "erm"), ("hand", "erm")] * ("erm" in t)
+        for a, b in pairs:
+            per_round = sorted(x / y for x, y in zip(t[a], t[b]))
+            row[f"{a}/{b}"] = statistics.median(per_round)
+            row["quartiles"][f"{a}/{b}"] = _quartiles(per_round)
         if memory is not None:
             m = memory[v]
             row["mem_mib"] = {k: b / 2**20 for k, b in m.items()}
@@ -388,17 +433,39 @@ def summarise(times: dict[str, Any], memory: dict[str, dict[str, int]] | None) -
     return rows
 
 
+def _quartiles(xs: list[float]) -> tuple[float, float]:
+    if len(xs) < 2:
+        return (xs[0], xs[0])
+    q = statistics.quantiles(xs, n=4, method="inclusive")
+    return (q[0], q[2])
+
+
+def _verdict(r: dict[str, Any], key: str, limit: float, strict: bool = False) -> str:
+    """'met' / 'MISSED' by the median; 'unclear' when the quartiles straddle the limit."""
+    lo, hi = r["quartiles"][key]
+    below = (lambda x: x < limit) if strict else (lambda x: x <= limit)
+    if below(lo) != below(hi):
+        return "unclear"
+    return "met" if below(r[key]) else "MISSED"
+
+
 def format_table(rows: dict[str, Any]) -> str:
+    """Markdown: median of the per-round ratios (quartiles of the per-round ratios beneath)."""
     cols = ["dil ms", "hand ms", "dil/hand", "dil/authors", "dil/erm", "hand/erm",
             "mem dil/hand", "mem dil/authors", "mem dil/erm", "target"]
     lines = ["| variant | " + " | ".join(cols) + " |", "|---" * (len(cols) + 1) + "|"]
     for v, r in rows.items():
-        f = lambda key: f"{r[key]:.3f}" if key in r else "-"  # noqa: E731
+        def f(key: str) -> str:
+            if key not in r:
+                return "-"
+            q = r["quartiles"].get(key)
+            return f"{r[key]:.3f}" + (f" ({q[0]:.2f}-{q[1]:.2f})" if q else "")
         if v in ("sf", "pf"):
-            ok = r["dil/hand"] <= 1.05 and r.get("dil/authors", 0.0) < 1.0
-            target = ("met" if ok else "MISSED") + (" (<=1.05 hand, <1 authors)" if v == "sf" else " (<=1.05 hand)")
+            target = f"{_verdict(r, 'dil/hand', 1.05)} (<=1.05 x hand)"
+            if "dil/authors" in r:
+                target += f", {_verdict(r, 'dil/authors', 1.0, strict=True)} (<1 x authors)"
         elif v in ("ss", "ps"):
-            target = ("met" if r["dil/erm"] <= 3.5 else "MISSED") + " (<=3.5 ERM)"
+            target = f"{_verdict(r, 'dil/erm', 3.5)} (<=3.5 x ERM)"
         else:
             target = "-"
         cells = [f"{r['ms']['dil']:.1f}", f"{r['ms']['hand']:.1f}"] + [f(c) for c in cols[2:-1]] + [target]
@@ -409,6 +476,7 @@ def format_table(rows: dict[str, Any]) -> str:
 def run(args: argparse.Namespace, dtype: torch.dtype = torch.float32) -> dict[str, Any]:
     """Build the net and data, time (and unless ``args.no_memory``, measure memory), summarise."""
     device = torch.device(args.device)
+    torch.backends.cudnn.benchmark = bool(args.cudnn_benchmark)
     if args.threads:
         torch.set_num_threads(args.threads)
     torch.manual_seed(0)
@@ -423,17 +491,21 @@ def run(args: argparse.Namespace, dtype: torch.dtype = torch.float32) -> dict[st
     memory = None if args.no_memory else measure_memory(variants, args, net, batches, query, device)
     phases = {"timing_s": t1 - t0, "memory_s": time.perf_counter() - t1}
     return {
-        "rows": summarise(times, memory), "times": {v: r["times"] for v, r in times.items()},
+        "rows": summarise(times, memory, "wall"), "rows_cpu_time": summarise(times, memory, "cpu"),
+        "times": {v: {c: r[c] for c in ("wall", "cpu")} for v, r in times.items()},
         "memory_bytes": memory, "phases": phases,
         "memory_method": None if memory is None else (
             "torch.cuda.max_memory_allocated, beyond the shared data" if device.type == "cuda" else
-            "fresh subprocess per configuration: peak ru_maxrss minus RSS before the configuration was built, "
-            "MALLOC_MMAP_THRESHOLD_=131072"),
+            "a fresh process per configuration (forked from a helper that only imported torch): after the warm-up steps the RSS high-water mark is reset "
+            "(/proc/self/clear_refs) and one more step runs; peak = anonymous RSS (RssAnon) gained since just before the "
+            "configuration was built (model, optimizer and wrapper state) + that step's VmHWM above the RSS before it; glibc "
+            "MALLOC_MMAP_THRESHOLD_=131072 so that freed tensors leave the RSS"),
         "config": {"device": str(device), "device_name": torch.cuda.get_device_name(device) if device.type == "cuda"
                    else platform.processor() or platform.machine(), "cpu_count": os.cpu_count(),
                    "torch": torch.__version__, "threads": torch.get_num_threads(), "repeats": args.repeats,
                    "warmup": args.warmup, "steps_per_sample": k, "size": args.size, "batch": args.batch,
-                   "channels": args.channels, "confounders": args.confounders, "dtype": str(dtype)},
+                   "channels": args.channels, "confounders": args.confounders, "dtype": str(dtype),
+                   "cudnn_benchmark": bool(args.cudnn_benchmark)},
     }
 
 
@@ -450,8 +522,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--threads", type=int, default=0, help="torch.set_num_threads (0: leave torch's default)")
     p.add_argument("--variants", nargs="+", default=list(VARIANTS), choices=VARIANTS)
     p.add_argument("--no-memory", action="store_true", help="skip the peak-memory measurements")
+    p.add_argument("--cudnn-benchmark", action="store_true", help="torch.backends.cudnn.benchmark = True")
     p.add_argument("--json", type=Path, default=None, help="also write every sample and the table here")
-    p.add_argument("--child", nargs=2, default=None, help=argparse.SUPPRESS)
+    p.add_argument("--child", nargs="+", default=None, help=argparse.SUPPRESS)
     args = p.parse_args(argv)
     for name in ("repeats", "size", "batch", "confounders", "channels"):
         if getattr(args, name) < 1:
@@ -462,7 +535,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
     if args.child:
-        _child_memory(args)
+        _memory_server(args)
         return
     t0 = time.perf_counter()
     res = run(args)
@@ -470,7 +543,11 @@ def main(argv: list[str] | None = None) -> None:
     print(f"torch {c['torch']} on {c['device']} ({c['device_name']}, {c['cpu_count']} CPUs, {c['threads']} threads); "
           f"{c['confounders']} confounders x batch {c['batch']} x 3 x {c['size']} x {c['size']}, "
           f"{c['channels']} channels; median of {c['repeats']} interleaved rounds")
+    print("wall-clock time per step (perf_counter):")
     print(format_table(res["rows"]))
+    if c["device"] == "cpu":
+        print("CPU time of this process per step (process_time; less sensitive to other jobs on the cores):")
+        print(format_table(res["rows_cpu_time"]))
     for v, r in res["rows"].items():
         diffs = ", ".join(f"{k} {d:.1e}" for k, d in r["param_diff"].items())
         print(f"{v}: max |param(dil) - param(ref)| after warm-up: {diffs} (params moved {r['param_moved']:.1e})")

@@ -58,7 +58,8 @@ def test_table_has_every_ratio(result):
     rows = result["rows"]
     assert list(rows) == list(overhead.VARIANTS)
     for v, row in rows.items():
-        assert row["dil/hand"] > 0 and len(result["times"][v]["dil"]) == 2
+        assert row["dil/hand"] > 0 and result["rows_cpu_time"][v]["dil/hand"] > 0
+        assert len(result["times"][v]["wall"]["dil"]) == len(result["times"][v]["cpu"]["dil"]) == 2
     assert "dil/authors" in rows["sf"] and "dil/erm" in rows["ss"] and "dil/erm" in rows["ps"]
     table = overhead.format_table(rows)
     assert table.count("\n") == 1 + len(rows)
