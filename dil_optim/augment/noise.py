@@ -7,9 +7,12 @@ as in Real-ESRGAN's ``gray_noise_prob``) is chosen per sample with probability `
 
 from __future__ import annotations
 
+import math
+
 import torch
 from torch import Tensor
 
+from ._poisson import poisson_levels
 from .base import Degradation, ParamRange, RangeLike, rand, randn
 
 __all__ = ["GaussianNoise", "PoissonNoise", "add_gaussian_noise", "add_poisson_noise", "rgb_to_gray"]
@@ -56,17 +59,24 @@ def add_gaussian_noise(x: Tensor, sigma: Tensor, gray: Tensor | None, generator:
 def _poisson_noise(img: Tensor, generator: torch.Generator | None) -> Tensor:
     """Zero-mean shot noise of ``img`` (already in [0, 1]) at Real-ESRGAN's photon scale."""
     n = img.shape[0]
-    pdtype = torch.float64 if img.dtype == torch.float64 else torch.float32
-    q = (img.to(pdtype).clamp(0, 1) * 255.0).round()
+    levels = (img.clamp(0, 1) * 255.0).round().long().reshape(n, -1)
     # photon scale: 2 ** ceil(log2(number of distinct 8-bit values in the sample))
-    counts = torch.zeros(n, 256, device=img.device, dtype=torch.float32)
-    counts.scatter_add_(1, q.reshape(n, -1).long(), torch.ones(q.reshape(n, -1).shape, device=img.device))
-    distinct = (counts > 0).sum(dim=1).to(pdtype)
-    vals = torch.exp2(torch.ceil(torch.log2(distinct))).view(n, 1, 1, 1)
-    q = q / 255.0
-    gdev = generator.device if generator is not None else img.device
-    photons = torch.poisson((q * vals).to(gdev), generator=generator).to(img.device)
-    return (photons / vals - q).to(img.dtype)
+    hist = torch.zeros(n, 256, device=img.device, dtype=torch.int32)
+    hist.scatter_add_(1, levels, torch.ones_like(levels, dtype=torch.int32))
+    distinct = (hist > 0).sum(dim=1).tolist()
+    vals = [1 << max(0, math.ceil(math.log2(d))) for d in distinct]
+    photons = torch.empty(levels.shape, device=img.device, dtype=torch.float64)
+    for v in sorted(set(vals)):
+        rows = [i for i, vi in enumerate(vals) if vi == v]
+        if len(rows) == n:
+            photons = poisson_levels(levels, v, generator)
+        else:
+            idx = torch.tensor(rows, device=img.device)
+            photons.index_copy_(0, idx, poisson_levels(levels.index_select(0, idx), v, generator))
+    pdtype = torch.float64 if img.dtype == torch.float64 else torch.float32
+    scale = torch.tensor(vals, device=img.device, dtype=pdtype).view(n, 1)
+    noise = photons.to(pdtype) / scale - levels.to(pdtype) / 255.0
+    return noise.reshape(img.shape).to(img.dtype)
 
 
 def add_poisson_noise(x: Tensor, scale: Tensor, gray: Tensor | None, generator: torch.Generator | None,
@@ -76,7 +86,8 @@ def add_poisson_noise(x: Tensor, scale: Tensor, gray: Tensor | None, generator: 
     ``x8`` is ``x`` rounded to 8 bits and ``v = 2 ** ceil(log2(#distinct 8-bit values))`` per
     sample (at most 256), as in BasicSR's ``generate_poisson_noise_pt``; the noise variance at
     a pixel of value ``p`` is therefore ``scale^2 * p / v``. Grey samples take the noise of
-    the BT.601 luma image, shared by all channels.
+    the BT.601 luma image, shared by all channels. The Poisson draws use an exact table
+    (alias) sampler, see :mod:`dil_optim.augment._poisson`.
 
     Args:
         x: ``(N, C, H, W)`` float in ``[0, 1]``.
