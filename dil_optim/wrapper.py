@@ -5,7 +5,6 @@ from __future__ import annotations
 import contextlib
 import logging
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
 from typing import Any
 
 import torch
@@ -28,7 +27,6 @@ VARIANTS = ("erm", "sf", "pf", "ss", "ps")
 _STATE_VERSION = 1
 
 
-@dataclass(frozen=True)
 class StepStats:
     """What one :meth:`DILWrapper.step` measured, as plain floats.
 
@@ -36,12 +34,40 @@ class StepStats:
         weights its inner step started from; for DIL_pf at theta, the first inner step).
     outer_loss: ERM: the mean loss; DIL_sf/pf: the mean of ``confounder_losses``;
         DIL_ss/ps: the query loss at the virtually updated weights.
-    grad_norm: L2 norm of the gradient handed to the outer optimizer.
+    grad_norm: L2 norm of the gradient handed to the outer optimizer (unscaled).
+
+    The values live in one small device tensor until first read; reading them is the one
+    device sync a step costs. With ``check_finite=True`` (the default) the wrapper reads them
+    itself, to decide on the roll-back; with ``check_finite=False`` a step does not sync at all
+    unless you read its stats. Under DDP they are averages over the ranks.
     """
 
-    confounder_losses: list[float]
-    outer_loss: float
-    grad_norm: float
+    __slots__ = ("_n", "_values")
+
+    def __init__(self, values: torch.Tensor | list[float], n_confounders: int) -> None:
+        self._values = values
+        self._n = n_confounders
+
+    def _floats(self) -> list[float]:
+        if isinstance(self._values, torch.Tensor):
+            self._values = self._values.tolist()
+        return self._values
+
+    @property
+    def confounder_losses(self) -> list[float]:
+        return self._floats()[: self._n]
+
+    @property
+    def outer_loss(self) -> float:
+        return self._floats()[self._n]
+
+    @property
+    def grad_norm(self) -> float:
+        return self._floats()[self._n + 1]
+
+    def __repr__(self) -> str:
+        return (f"StepStats(confounder_losses={self.confounder_losses}, outer_loss={self.outer_loss}, "
+                f"grad_norm={self.grad_norm})")
 
 
 def _adam_inner(lr: float) -> Callable[[Iterable[nn.Parameter]], torch.optim.Optimizer]:
@@ -142,6 +168,7 @@ class DILWrapper:
         self.generator = generator
         self.step_count = 0
         self._warned_query = False
+        self._keep: dict[str, list[torch.Tensor]] = {}
         if ddp_mode not in ("sync", "local"):
             raise ValueError(f"ddp_mode must be 'sync' or 'local', got {ddp_mode!r}")
         self.ddp_mode = ddp_mode
@@ -217,30 +244,32 @@ class DILWrapper:
 
         named = self._named_trainable()
         params = list(named.values())
-        buffers = list(self.module.buffers())
-        saved_buffers = [b.detach().clone() for b in buffers]
+        buffers = [b for b in self.module.buffers() if b.numel()]
+        saved_buffers = self._saved("buffers", buffers)
         saved_inner = _clone_state(self.inner_optimizer) if self.inner_optimizer is not None and self.check_finite else None
         saved_gen = self.generator.get_state()
         saved_scaler = self.scaler.state_dict() if self.scaler is not None else None
-        theta = [p.detach().clone() for p in params] if self.variant in ("sf", "pf") else None
+        theta = self._saved("theta", [p.detach() for p in params]) if self.variant in ("sf", "pf") else None
         try:
             losses, outer, grads, inner_grad = self._compute(batches, query_batch, named, params, theta)
             grad_norm = _total_norm(grads)
             scaled = self.scaler is not None and self.variant not in ("sf", "pf")
             if scaled:
                 grad_norm = grad_norm / self._scale()
-            stacked = torch.stack([x.double() for x in (*losses, outer, grad_norm)])
+            stacked = torch.stack([x.detach().double() for x in (*losses, outer, grad_norm)])
             self.comm.mean_([stacked])
-            values = stacked.tolist()
-            checked = values[:-1] if scaled else values  # the scaler itself skips overflowed steps
-            if self.check_finite and not all(map(_finite, checked)):
-                raise FloatingPointError(_non_finite_message(values, self.variant))
+            stats = StepStats(stacked, len(losses))
+            if self.check_finite:
+                values = stats._floats()
+                checked = values[:-1] if scaled else values  # the scaler itself skips overflowed steps
+                if not all(map(_finite, checked)):
+                    raise FloatingPointError(_non_finite_message(values, self.variant))
         except BaseException:
             with torch.no_grad():
                 if theta is not None:
                     torch._foreach_copy_(params, theta)
-                for b, s in zip(buffers, saved_buffers):
-                    b.copy_(s)
+                if buffers:
+                    torch._foreach_copy_(buffers, saved_buffers)
             if saved_inner is not None:
                 _restore_state(self.inner_optimizer, saved_inner)  # type: ignore[arg-type]
             self.generator.set_state(saved_gen)
@@ -257,7 +286,20 @@ class DILWrapper:
         if inner_grad is not None:
             self.vstep.commit(inner_grad)
         self.step_count += 1
-        return StepStats(values[: len(losses)], values[-2], values[-1])
+        return stats
+
+    def _saved(self, name: str, tensors: list[torch.Tensor]) -> list[torch.Tensor]:
+        """Copies of ``tensors`` in buffers kept across steps (one foreach copy, no allocation)."""
+        if not tensors:
+            return []
+        kept = self._keep.get(name)
+        if kept is None or len(kept) != len(tensors) or any(
+            k.shape != t.shape or k.dtype != t.dtype or k.device != t.device for k, t in zip(kept, tensors)
+        ):
+            kept = self._keep[name] = [torch.empty_like(t) for t in tensors]
+        with torch.no_grad():
+            torch._foreach_copy_(kept, tensors)
+        return kept
 
     def _scaled(self, loss: torch.Tensor) -> torch.Tensor:
         return loss if self.scaler is None else self.scaler.scale(loss)
