@@ -61,8 +61,8 @@ def _poisson_noise(img: Tensor, generator: torch.Generator | None) -> Tensor:
     n = img.shape[0]
     levels = (img.clamp(0, 1) * 255.0).round().long().reshape(n, -1)
     # photon scale: 2 ** ceil(log2(number of distinct 8-bit values in the sample))
-    hist = torch.zeros(n, 256, device=img.device, dtype=torch.int32)
-    hist.scatter_add_(1, levels, torch.ones_like(levels, dtype=torch.int32))
+    hist = torch.zeros(n, 256, device=img.device, dtype=torch.float32)
+    hist.scatter_add_(1, levels, torch.ones(levels.shape, device=img.device, dtype=torch.float32))
     distinct = (hist > 0).sum(dim=1).tolist()
     vals = [1 << max(0, math.ceil(math.log2(d))) for d in distinct]
     photons = torch.empty(levels.shape, device=img.device, dtype=torch.float64)
