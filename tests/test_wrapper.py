@@ -256,3 +256,15 @@ def test_stats_stay_on_the_device_until_read_without_finite_check():
     assert isinstance(stats._values, torch.Tensor)  # nothing read yet: no device sync in step()
     assert len(stats.confounder_losses) == len(batches) and stats.grad_norm > 0
     assert isinstance(stats._values, list)
+
+
+def test_design_contract_example():
+    from dil_optim import ConfounderSet, GaussianNoise
+
+    torch.manual_seed(0)
+    model = small_convnet()
+    confounders = ConfounderSet([GaussianNoise(s) for s in (5, 10, 15, 20)])
+    dil = DILWrapper(model, torch.optim.Adam(model.parameters(), lr=1e-4), loss_fn=nn.L1Loss(), variant="sf")
+    clean = torch.rand(2, 3, 8, 8)
+    stats = dil.step(confounder_batches=confounders(clean), query_batch=None)
+    assert len(stats.confounder_losses) == 4
