@@ -1,0 +1,141 @@
+"""``dil-optim``: train from a TOML configuration, evaluate a checkpoint, reproduce a table.
+
+    dil-optim train --config run.toml [--resume]
+    torchrun --nproc-per-node 4 -m dil_optim.cli train --config run.toml
+    dil-optim eval --checkpoint runs/x/checkpoint.pt --set CBSD68 --sigma 50 [--data-root DIR]
+    dil-optim reproduce table1 --profile quick [table options...]
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+import torch
+
+__all__ = ["main"]
+
+logger = logging.getLogger("dil_optim.cli")
+
+
+def _device(name: str, local_rank: int | None) -> torch.device:
+    if name == "auto":
+        name = "cuda" if torch.cuda.is_available() else "cpu"
+    device = torch.device(name)
+    if device.type == "cuda" and local_rank is not None:
+        device = torch.device("cuda", local_rank)
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise SystemExit(f"error: device {name!r} requested but CUDA is not available")
+    return device
+
+
+class _ConfigState:
+    """Carries the run configuration inside every checkpoint (for ``dil-optim eval``)."""
+
+    def __init__(self, config: dict[str, Any]) -> None:
+        self.config = config
+
+    def state_dict(self) -> dict[str, Any]:
+        return self.config
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.config = state
+
+
+def _init_distributed(device_name: str) -> tuple[int, int, int | None]:
+    """(rank, world size, local rank) from torchrun's environment; initialises the group."""
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    if world <= 1:
+        return 0, 1, None
+    import torch.distributed as dist
+
+    local_rank = int(os.environ.get("LOCAL_RANK", "0"))
+    use_cuda = device_name != "cpu" and torch.cuda.is_available()
+    if use_cuda:
+        torch.cuda.set_device(local_rank)
+    dist.init_process_group("nccl" if use_cuda else "gloo")
+    return dist.get_rank(), world, local_rank if use_cuda else None
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    from .augment import paper_confounders
+    from .config import ConfigError, load_config
+    from .data import ImageFolder, PatchSampler, builtin_images
+    from .models import build_model
+    from .train import ConfounderBatchSource, batch_mode, train
+    from .wrapper import DILWrapper
+
+    try:
+        cfg = load_config(args.config)
+    except (ConfigError, FileNotFoundError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    if cfg.task in ("realsr", "realsr2") and cfg.model.overrides.get("scale", 1) != 4:
+        print(f"error: task {cfg.task!r} maps x4 low-resolution inputs to high-resolution targets; "
+              "set [model] overrides = { scale = 4 }", file=sys.stderr)
+        return 2
+    rank, world, local_rank = _init_distributed(cfg.train.device)
+    device = _device(cfg.train.device, local_rank)
+    t = cfg.train
+    torch.manual_seed(t.seed)  # the same initial weights on every rank
+    model = build_model(cfg.model.name, **cfg.model.overrides).to(device)
+    net: torch.nn.Module = model
+    if world > 1:
+        from torch.nn.parallel import DistributedDataParallel
+
+        net = DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None)
+    optimizer = torch.optim.Adam(model.parameters(), lr=t.lr)
+    scheduler = torch.optim.lr_scheduler.MultiStepLR(optimizer, milestones=t.milestones, gamma=t.gamma)
+    precision = {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}[t.precision]
+    scaler = torch.amp.GradScaler(device.type) if precision == torch.float16 else None
+    d = cfg.dil
+    dil = DILWrapper(net, optimizer, torch.nn.L1Loss(), d.variant, inner_lr=d.inner_lr, inner_steps=d.inner_steps,
+                     backend=d.backend, virtual_step=d.virtual_step, ddp_mode=d.ddp_mode,
+                     generator=torch.Generator().manual_seed(t.seed), autocast_dtype=precision, grad_scaler=scaler)
+    images = ImageFolder(cfg.data.train_root, recursive=True) if cfg.data.train_root else builtin_images("train")
+    sampler = PatchSampler(images, t.patch_size, t.batch_size, seed=t.seed + 1000 * rank, device=device)
+    confounders, _ = paper_confounders(cfg.task)
+    source = ConfounderBatchSource(sampler, confounders, batch_mode(d.variant), seed=t.seed + 1000 * rank + 1)
+    out = Path(cfg.output.dir)
+    ckpt = out / ("checkpoint.pt" if world == 1 else f"checkpoint-rank{rank}.pt")
+
+    def log(step: int, stats: Any) -> None:
+        if rank == 0 and (step % max(1, t.steps // 20) == 0 or step == t.steps):
+            logger.info("step %d/%d  loss %.5f  grad-norm %.3g  lr %.3g", step, t.steps, stats.outer_loss,
+                        stats.grad_norm, optimizer.param_groups[0]["lr"])
+
+    result = train(dil, source, steps=t.steps, scheduler=scheduler, checkpoint_path=ckpt,
+                   checkpoint_every=t.checkpoint_every, resume=args.resume, callback=log,
+                   stateful={"config": _ConfigState(cfg.to_dict())})
+    if rank == 0:
+        logger.info("trained %d steps in %.1f s; checkpoint: %s", result.step, result.wall_time_s, ckpt)
+    if world > 1:
+        import torch.distributed as dist
+
+        dist.destroy_process_group()
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    ap = argparse.ArgumentParser(prog="dil-optim", description=__doc__,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = ap.add_subparsers(dest="command", required=True)
+    tr = sub.add_parser("train", help="train one model from a TOML configuration (see dil_optim.config)")
+    tr.add_argument("--config", required=True, help="the run's TOML file")
+    tr.add_argument("--resume", action="store_true", help="continue from the checkpoint in [output] dir")
+    tr.set_defaults(func=cmd_train)
+    return ap
+
+
+def main(argv: list[str] | None = None) -> int:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
+    args = build_parser().parse_args(argv)
+    return int(args.func(args))
+
+
+if __name__ == "__main__":
+    sys.exit(main())
