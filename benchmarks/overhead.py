@@ -14,10 +14,20 @@ cancels:
 - ``erm`` (ss/ps groups): a plain ERM step on the concatenated confounder batches, the
   denominator of "second-order step / ERM step".
 
-Peak memory: on CUDA ``torch.cuda.max_memory_allocated`` per configuration (built alone, after
-the shared data); on CPU each configuration runs in a fresh subprocess and the peak RSS
-(``ru_maxrss``) minus the RSS just before the configuration was built is reported, with glibc's
-``MALLOC_MMAP_THRESHOLD_`` fixed so that freed tensors go back to the OS.
+Both clocks are recorded: wall (perf_counter) and, on CPU, this process's CPU time
+(process_time); the table gives each ratio's median and the quartiles of the per-round ratios.
+Fixed cost: the same configurations (same network) are also timed on 8x8 images at batch 1,
+where the per-step bookkeeping is most of the time; dil - hand there, in ms, is the wrapper's
+fixed cost per step, reported beside it as a share of the full-size hand-written step.
+
+Peak memory: on CUDA ``torch.cuda.max_memory_allocated`` per configuration, built alone after
+the shared data. On CPU each configuration runs in its own fresh process (forked from a helper
+that has only imported torch); after the warm-up steps the kernel's RSS high-water mark is
+reset (``/proc/self/clear_refs``) and one more step runs; the peak is the anonymous memory
+gained since just before the configuration was built (model, optimizer and wrapper state) plus
+that step's rise of the high-water mark, with glibc's ``MALLOC_MMAP_THRESHOLD_`` fixed so that
+freed tensors leave the RSS. (Code pages of libtorch that the first steps touch are not counted:
+the same configuration first runs once on a tiny net, before the baseline.)
 
     PYTHONPATH=. python benchmarks/overhead.py --threads 1 --json overhead.json
     PYTHONPATH=. python benchmarks/overhead.py --device cuda
@@ -329,7 +339,8 @@ def _reset_peak_rss() -> bool:
 
 def _one_config_memory(args: argparse.Namespace, variant: str, kind: str) -> dict[str, int]:
     """Peak RSS growth (bytes) of one configuration, in a process that has run no other one."""
-    torch.set_num_threads(args.threads or 1)
+    if args.threads:
+        torch.set_num_threads(args.threads)
     device = torch.device("cpu")
     torch.manual_seed(0)
     net = conv_net(args.channels).to(device)
@@ -394,7 +405,7 @@ def measure_memory(variants: list[str], args: argparse.Namespace, net: nn.Module
             peaks[item] = _peak_in_process(v, k, net, batches, query, device, args.warmup)
     else:
         cmd = [sys.executable, str(Path(__file__).resolve()), "--child", *wanted, "--size", str(args.size),
-               "--batch", str(args.batch), "--channels", str(args.channels), "--threads", str(args.threads or 1),
+               "--batch", str(args.batch), "--channels", str(args.channels), "--threads", str(args.threads),
                "--confounders", str(args.confounders), "--warmup", str(args.warmup)]
         env = {**os.environ, "MALLOC_MMAP_THRESHOLD_": "131072",
                "PYTHONPATH": os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")])}
@@ -408,9 +419,12 @@ def measure_memory(variants: list[str], args: argparse.Namespace, net: nn.Module
 
 
 # ----------------------------------------------------------------------------- report
-def summarise(times: dict[str, Any], memory: dict[str, dict[str, int]] | None, clock: str) -> dict[str, Any]:
+def summarise(times: dict[str, Any], memory: dict[str, dict[str, int]] | None, clock: str,
+              small: dict[str, Any] | None = None) -> dict[str, Any]:
     """Median (over rounds) of the per-round ratios by ``clock`` ("wall" | "cpu"), median step
-    times in ms, memory ratios."""
+    times in ms, memory ratios; with ``small`` (the same configurations timed on 8x8 images,
+    batch 1) the fixed cost per step: median per-round difference dil - other, in ms and as a
+    share of the other's full-size step."""
     rows: dict[str, Any] = {}
     for v, rec in times.items():
         t = rec[clock]
@@ -421,6 +435,11 @@ def summarise(times: dict[str, Any], memory: dict[str, dict[str, int]] | None, c
             per_round = sorted(x / y for x, y in zip(t[a], t[b]))
             row[f"{a}/{b}"] = statistics.median(per_round)
             row["quartiles"][f"{a}/{b}"] = _quartiles(per_round)
+        if small is not None:
+            ts = small[v][clock]
+            row["fixed_ms"] = {k: 1e3 * statistics.median(x - y for x, y in zip(ts["dil"], ts[k]))
+                               for k in ts if k in ("hand", "authors")}
+            row["fixed_share"] = {k: ms / row["ms"][k] for k, ms in row["fixed_ms"].items()}
         if memory is not None:
             m = memory[v]
             row["mem_mib"] = {k: b / 2**20 for k, b in m.items()}
@@ -452,7 +471,7 @@ def _verdict(r: dict[str, Any], key: str, limit: float, strict: bool = False) ->
 def format_table(rows: dict[str, Any]) -> str:
     """Markdown: median of the per-round ratios (quartiles of the per-round ratios beneath)."""
     cols = ["dil ms", "hand ms", "dil/hand", "dil/authors", "dil/erm", "hand/erm",
-            "mem dil/hand", "mem dil/authors", "mem dil/erm", "target"]
+            "mem dil/hand", "mem dil/authors", "mem dil/erm", "fixed ms vs hand", "target"]
     lines = ["| variant | " + " | ".join(cols) + " |", "|---" * (len(cols) + 1) + "|"]
     for v, r in rows.items():
         def f(key: str) -> str:
@@ -468,7 +487,10 @@ def format_table(rows: dict[str, Any]) -> str:
             target = f"{_verdict(r, 'dil/erm', 3.5)} (<=3.5 x ERM)"
         else:
             target = "-"
-        cells = [f"{r['ms']['dil']:.1f}", f"{r['ms']['hand']:.1f}"] + [f(c) for c in cols[2:-1]] + [target]
+        fixed = "-"
+        if "fixed_ms" in r:
+            fixed = f"{r['fixed_ms']['hand']:+.2f} ({100 * r['fixed_share']['hand']:+.1f}%)"
+        cells = [f"{r['ms']['dil']:.1f}", f"{r['ms']['hand']:.1f}"] + [f(c) for c in cols[2:-2]] + [fixed, target]
         lines.append(f"| {v} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
@@ -487,12 +509,18 @@ def run(args: argparse.Namespace, dtype: torch.dtype = torch.float32) -> dict[st
     t0 = time.perf_counter()
     times = measure_times(variants, net, batches, query, repeats=args.repeats, warmup=args.warmup,
                           steps_per_sample=k, device=device)
+    # The fixed cost: the same configurations (same parameters) on 8x8 images, batch 1, where
+    # the convolutions cost little and the per-step bookkeeping is most of the time.
+    small_b, small_q = make_data(args.confounders, 1, 8, device, dtype)
+    small = measure_times(variants, net, small_b, small_q, repeats=args.repeats, warmup=args.warmup,
+                          steps_per_sample=5 * k, device=device)
     t1 = time.perf_counter()
     memory = None if args.no_memory else measure_memory(variants, args, net, batches, query, device)
     phases = {"timing_s": t1 - t0, "memory_s": time.perf_counter() - t1}
     return {
-        "rows": summarise(times, memory, "wall"), "rows_cpu_time": summarise(times, memory, "cpu"),
+        "rows": summarise(times, memory, "wall", small), "rows_cpu_time": summarise(times, memory, "cpu", small),
         "times": {v: {c: r[c] for c in ("wall", "cpu")} for v, r in times.items()},
+        "times_8x8_batch1": {v: {c: r[c] for c in ("wall", "cpu")} for v, r in small.items()},
         "memory_bytes": memory, "phases": phases,
         "memory_method": None if memory is None else (
             "torch.cuda.max_memory_allocated, beyond the shared data" if device.type == "cuda" else

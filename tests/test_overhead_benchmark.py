@@ -61,6 +61,8 @@ def test_table_has_every_ratio(result):
         assert row["dil/hand"] > 0 and result["rows_cpu_time"][v]["dil/hand"] > 0
         assert len(result["times"][v]["wall"]["dil"]) == len(result["times"][v]["cpu"]["dil"]) == 2
     assert "dil/authors" in rows["sf"] and "dil/erm" in rows["ss"] and "dil/erm" in rows["ps"]
+    assert set(rows["sf"]["fixed_ms"]) == {"hand", "authors"} and set(rows["ps"]["fixed_ms"]) == {"hand"}
+    assert len(result["times_8x8_batch1"]["ss"]["wall"]["erm"]) == 2
     table = overhead.format_table(rows)
     assert table.count("\n") == 1 + len(rows)
     assert result["memory_bytes"] is None
