@@ -63,6 +63,7 @@ def _init_distributed(device_name: str) -> tuple[int, int, int | None]:
 
 def cmd_train(args: argparse.Namespace) -> int:
     from .augment import paper_confounders
+    from .checkpoint import CheckpointError
     from .config import ConfigError, load_config
     from .data import ImageFolder, PatchSampler, builtin_images
     from .models import build_model
@@ -108,10 +109,16 @@ def cmd_train(args: argparse.Namespace) -> int:
             logger.info("step %d/%d  loss %.5f  grad-norm %.3g  lr %.3g", step, t.steps, stats.outer_loss,
                         stats.grad_norm, optimizer.param_groups[0]["lr"])
 
-    result = train(dil, source, steps=t.steps, scheduler=scheduler, checkpoint_path=ckpt,
-                   checkpoint_every=t.checkpoint_every, resume=args.resume, callback=log,
-                   stateful={"config": _ConfigState(cfg.to_dict())})
-    if rank == 0:
+    try:
+        result = train(dil, source, steps=t.steps, scheduler=scheduler, checkpoint_path=ckpt,
+                       checkpoint_every=t.checkpoint_every, resume=args.resume, callback=log,
+                       stateful={"config": _ConfigState(cfg.to_dict())})
+    except (CheckpointError, ValueError) as exc:  # a bad checkpoint to resume from: touch nothing
+        print(f"error: cannot resume: {exc}", file=sys.stderr)
+        return 2
+    if rank == 0 and result.interrupted:
+        logger.info("interrupted at step %d of %d; continue with --resume (checkpoint: %s)", result.step, t.steps, ckpt)
+    elif rank == 0:
         logger.info("trained %d steps in %.1f s; checkpoint: %s", result.step, result.wall_time_s, ckpt)
     if world > 1:
         import torch.distributed as dist

@@ -9,8 +9,9 @@ Three pieces:
 - :func:`train` runs ``steps`` outer steps, steps an optional LR scheduler, calls a callback
   after each step, and writes checkpoints atomically; ``resume=True`` continues a killed run to
   bitwise the same numbers (on CPU; on CUDA up to the determinism of its kernels).
-- :func:`save_checkpoint` / :func:`load_checkpoint`: the file format (``torch.save`` of plain
-  tensors and containers, read back with ``torch.load(weights_only=True)``).
+- :func:`save_checkpoint` / :func:`load_checkpoint`: the training state in the verified, atomic
+  file of :mod:`dil_optim.checkpoint` (plain tensors and containers, read back with
+  ``torch.load(weights_only=True)``).
 
 Compute is counted in *gradient evaluations* (ge): one forward + backward pass over a batch of
 the sampler's batch size. :func:`ge_per_step` gives each variant's count per outer step.
@@ -28,6 +29,8 @@ from typing import Any, Protocol
 
 import torch
 
+from . import checkpoint
+from .interrupt import StopRequest
 from .wrapper import DILWrapper, StepStats, _normalise_variant
 
 __all__ = ["BatchSource", "ConfounderBatchSource", "Stateful", "TrainResult", "batch_mode",
@@ -130,55 +133,35 @@ class ConfounderBatchSource:
 class TrainResult:
     """What :func:`train` did: the step it ended at, the step it resumed from (None: fresh),
     the training wall time in seconds summed over all sessions of the run, and the last
-    step's :class:`StepStats`."""
+    step's :class:`StepStats`; ``interrupted``: SIGTERM/SIGINT stopped it early (after
+    writing a checkpoint), so ``step < steps``."""
 
     step: int
     resumed_from: int | None
     wall_time_s: float
     last_stats: StepStats | None = None
     losses: list[float] = field(default_factory=list)
+    interrupted: bool = False
 
 
 def save_checkpoint(path: str | os.PathLike[str], state: Mapping[str, Any]) -> None:
-    """Write ``state`` with ``torch.save`` atomically: a temporary file in the same folder,
-    flushed and fsynced, then ``os.replace`` onto ``path`` (a reader sees the old file or the
-    new one, never a torn one)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    try:
-        with open(tmp, "wb") as f:
-            torch.save(dict(state), f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
-    try:  # make the rename itself durable
-        fd = os.open(path.parent, os.O_RDONLY)
-    except OSError:  # pragma: no cover - platforms without directory fds
-        return
-    try:
-        os.fsync(fd)
-    except OSError:  # pragma: no cover
-        pass
-    finally:
-        os.close(fd)
+    """Write a training checkpoint: atomically, with a SHA-256 of its payload
+    (see :mod:`dil_optim.checkpoint`)."""
+    checkpoint.save_checkpoint(dict(state), path)
 
 
 def load_checkpoint(path: str | os.PathLike[str], map_location: Any = "cpu") -> dict[str, Any]:
-    """Read a checkpoint written by :func:`train` (``torch.load(weights_only=True)``).
+    """Read a checkpoint written by :func:`train`, verified and with ``weights_only=True``.
 
-    Raises ``FileNotFoundError`` (no file) or ``ValueError`` (not a checkpoint of this format).
+    Raises ``FileNotFoundError`` (no file), :class:`~dil_optim.checkpoint.CheckpointError`
+    (truncated, altered, not a checkpoint file) or ``ValueError`` (another format).
     """
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"no checkpoint at {path}")
-    state = torch.load(path, map_location=map_location, weights_only=True)
-    if not isinstance(state, dict) or state.get("format") != CHECKPOINT_FORMAT:
-        fmt = state.get("format") if isinstance(state, dict) else type(state).__name__
-        raise ValueError(f"{path} is not a {CHECKPOINT_FORMAT} checkpoint (format {fmt!r})")
+    state = checkpoint.load_checkpoint(path, map_location=map_location)
+    if state.get("format") != CHECKPOINT_FORMAT:
+        raise ValueError(f"{path} is not a {CHECKPOINT_FORMAT} checkpoint (format {state.get('format')!r})")
     return state
 
 
@@ -188,7 +171,7 @@ def _snapshot(dil: DILWrapper, source: BatchSource, scheduler: Any, step: int, w
         "format": CHECKPOINT_FORMAT,
         "step": step,
         "wall_time_s": wall,
-        "model": dil.model.state_dict(),
+        "model": dil.module.state_dict(),  # without DDP's "module." prefix
         "optimizer": dil.optimizer.state_dict(),
         "dil": dil.state_dict(),
         "scheduler": None if scheduler is None else scheduler.state_dict(),
@@ -206,7 +189,7 @@ def _restore(state: dict[str, Any], dil: DILWrapper, source: BatchSource, schedu
     missing = sorted(set(stateful) - set(state["extra"]))
     if missing:
         raise ValueError(f"checkpoint has no state for {missing}")
-    dil.model.load_state_dict(state["model"])
+    dil.module.load_state_dict(state["model"])
     dil.optimizer.load_state_dict(state["optimizer"])
     dil.load_state_dict(state["dil"])
     if scheduler is not None:
@@ -215,6 +198,16 @@ def _restore(state: dict[str, Any], dil: DILWrapper, source: BatchSource, schedu
     torch.set_rng_state(state["torch_rng"])
     for k, v in stateful.items():
         v.load_state_dict(state["extra"][k])
+
+
+def _stop_agreed(stop: StopRequest, dil: DILWrapper) -> bool:
+    """Whether to stop now: a signal arrived here, or (under torch.distributed) on any rank."""
+    stopping = stop.requested is not None
+    if dil.comm.active:
+        flag = torch.tensor([float(stopping)], device=next(dil.module.parameters()).device)
+        dil.comm.mean_([flag])
+        stopping = flag.item() > 0
+    return stopping
 
 
 def train(
@@ -274,23 +267,30 @@ def train(
             save_checkpoint(checkpoint_path, _snapshot(dil, source, scheduler, step, wall, stateful, losses))
 
     stats: StepStats | None = None
-    while step < steps:
-        if sync is not None:
-            sync()
-        t0 = time.perf_counter()
-        batches, query = source.next()
-        stats = dil.step(batches, query_batch=query)  # StepStats are floats: the device is synced
-        if scheduler is not None:
-            scheduler.step()
-        step += 1
-        losses.append(stats.outer_loss)
-        if sync is not None:
-            sync()
-        wall += time.perf_counter() - t0  # callbacks and checkpoint writing are not training time
-        if callback is not None:
-            callback(step, stats)
-        if checkpoint_every and step % checkpoint_every == 0 and step < steps:
-            save()
-    if resumed_from != steps:
+    interrupted = False
+    with StopRequest() as stop:
+        while step < steps:
+            if sync is not None:
+                sync()
+            t0 = time.perf_counter()
+            batches, query = source.next()
+            stats = dil.step(batches, query_batch=query)
+            if scheduler is not None:
+                scheduler.step()
+            step += 1
+            losses.append(stats.outer_loss)  # reads the stats: the device is synced
+            if sync is not None:
+                sync()
+            wall += time.perf_counter() - t0  # callbacks and checkpoint writing are not training time
+            if callback is not None:
+                callback(step, stats)
+            if _stop_agreed(stop, dil) and step < steps:
+                interrupted = True
+                logger.warning("stopping at step %d of %d on request; checkpoint: %s", step, steps, checkpoint_path)
+                break
+            if checkpoint_every and step % checkpoint_every == 0 and step < steps:
+                save()
+    if resumed_from != step:
         save()
-    return TrainResult(step=step, resumed_from=resumed_from, wall_time_s=wall, last_stats=stats, losses=losses)
+    return TrainResult(step=step, resumed_from=resumed_from, wall_time_s=wall, last_stats=stats, losses=losses,
+                       interrupted=interrupted)

@@ -9,7 +9,7 @@ import pytest
 import torch
 from torch import nn
 
-from dil_optim import DILWrapper
+from dil_optim import DILWrapper, checkpoint
 from dil_optim.augment import ConfounderSet, GaussianNoise
 from dil_optim.data import PatchSampler
 from dil_optim.train import (CHECKPOINT_FORMAT, ConfounderBatchSource, batch_mode, ge_per_step,
@@ -179,13 +179,16 @@ def test_checkpoint_is_atomic_and_weights_only(tmp_path: Path, monkeypatch: pyte
     assert load_checkpoint(path)["step"] == 1  # the old file survives a failed write
     assert os.listdir(tmp_path) == ["c.pt"]  # and no temporary file is left behind
 
-    torch.save({"format": "something else"}, tmp_path / "other.pt")
+    checkpoint.save_checkpoint({"format": "something else"}, tmp_path / "other.pt")
     with pytest.raises(ValueError, match="not a dil_optim.train/1 checkpoint"):
         load_checkpoint(tmp_path / "other.pt")
+    torch.save({"format": CHECKPOINT_FORMAT, "step": 3}, tmp_path / "plain.pt")  # no digest header
+    with pytest.raises(checkpoint.CheckpointError, match="not a dil-optim checkpoint"):
+        load_checkpoint(tmp_path / "plain.pt")
     with pytest.raises(FileNotFoundError, match="no checkpoint"):
         load_checkpoint(tmp_path / "missing.pt")
-    # weights_only=True: a pickled arbitrary object is refused
-    torch.save({"format": CHECKPOINT_FORMAT, "obj": Path("x")}, tmp_path / "evil.pt")
+    # weights_only=True: a pickled arbitrary object is refused even with a valid digest
+    checkpoint.save_checkpoint({"format": CHECKPOINT_FORMAT, "obj": Path("x")}, tmp_path / "evil.pt")
     with pytest.raises(Exception):
         load_checkpoint(tmp_path / "evil.pt")
 
