@@ -107,7 +107,9 @@ class DILWrapper:
         forward_fn: ``forward_fn(model, batch) -> (output, target)`` for batches that are not
             ``(input, target)`` tensor pairs; ``model`` is then a callable standing in for the module.
         check_finite: raise ``FloatingPointError`` and roll everything back when a loss or the
-            meta-gradient is not finite (costs one clone of the inner optimizer state per step).
+            meta-gradient is not finite (reads the step's stats: one device sync per step).
+            Any exception inside ``step()`` rolls back parameters, buffers, the inner
+            optimizer's state and the order generator, whatever this flag says.
         ddp_mode: under ``torch.distributed``, for DIL_sf/DIL_pf: ``"sync"`` averages the inner
             gradients across ranks at every inner step (one process with the global batch;
             DDP does it when ``model`` is a ``DistributedDataParallel``); ``"local"`` lets each
@@ -246,7 +248,7 @@ class DILWrapper:
         params = list(named.values())
         buffers = [b for b in self.module.buffers() if b.numel()]
         saved_buffers = self._saved("buffers", buffers)
-        saved_inner = _clone_state(self.inner_optimizer) if self.inner_optimizer is not None and self.check_finite else None
+        saved_inner = self._snapshot_inner() if self.inner_optimizer is not None else None
         saved_gen = self.generator.get_state()
         saved_scaler = self.scaler.state_dict() if self.scaler is not None else None
         theta = self._saved("theta", [p.detach() for p in params]) if self.variant in ("sf", "pf") else None
@@ -256,7 +258,8 @@ class DILWrapper:
             scaled = self.scaler is not None and self.variant not in ("sf", "pf")
             if scaled:
                 grad_norm = grad_norm / self._scale()
-            stacked = torch.stack([x.detach().double() for x in (*losses, outer, grad_norm)])
+            stacked = torch.cat([torch.stack([x.detach() for x in (*losses, outer)]).double(),
+                                 grad_norm.detach().double().reshape(1)])
             self.comm.mean_([stacked])
             stats = StepStats(stacked, len(losses))
             if self.check_finite:
@@ -271,7 +274,7 @@ class DILWrapper:
                 if buffers:
                     torch._foreach_copy_(buffers, saved_buffers)
             if saved_inner is not None:
-                _restore_state(self.inner_optimizer, saved_inner)  # type: ignore[arg-type]
+                self._restore_inner(saved_inner)
             self.generator.set_state(saved_gen)
             if saved_scaler is not None:
                 self.scaler.load_state_dict(saved_scaler)  # type: ignore[union-attr]
@@ -287,6 +290,28 @@ class DILWrapper:
             self.vstep.commit(inner_grad)
         self.step_count += 1
         return stats
+
+    def _snapshot_inner(self) -> tuple[list[tuple[Any, str]], list[torch.Tensor], dict[Any, dict[str, Any]]]:
+        """The inner optimizer's state: its tensors copied into kept buffers, the rest by value."""
+        state = self.inner_optimizer.state  # type: ignore[union-attr]
+        entries = [(p, k) for p, st in state.items() for k, v in st.items() if isinstance(v, torch.Tensor)]
+        saved = self._saved("inner", [state[p][k] for p, k in entries])
+        others = {p: {k: v for k, v in st.items() if not isinstance(v, torch.Tensor)} for p, st in state.items()}
+        return entries, saved, others
+
+    def _restore_inner(self, snap: tuple[list[tuple[Any, str]], list[torch.Tensor], dict[Any, dict[str, Any]]]) -> None:
+        entries, saved, others = snap
+        state = self.inner_optimizer.state  # type: ignore[union-attr]
+        tensor_keys = {(p, k) for p, k in entries}
+        for p in [p for p in state if p not in others]:  # state created by the failed step
+            del state[p]
+        for p, st in state.items():
+            for k in [k for k in st if k not in others[p] and (p, k) not in tensor_keys]:
+                del st[k]
+            st.update(others[p])
+        if entries:
+            with torch.no_grad():
+                torch._foreach_copy_([state[p][k] for p, k in entries], saved)
 
     def _saved(self, name: str, tensors: list[torch.Tensor]) -> list[torch.Tensor]:
         """Copies of ``tensors`` in buffers kept across steps (one foreach copy, no allocation)."""
@@ -402,7 +427,10 @@ DILOptimizer = DILWrapper
 def _total_norm(grads: list[torch.Tensor]) -> torch.Tensor:
     if not grads:
         return torch.zeros(())
-    return torch.linalg.vector_norm(torch.stack([n.double() for n in torch._foreach_norm([g.detach() for g in grads])]))
+    norms = torch._foreach_norm([g.detach() for g in grads])
+    if len({n.dtype for n in norms}) > 1:
+        norms = [n.double() for n in norms]
+    return torch.linalg.vector_norm(torch.stack(norms).double())
 
 
 def _finite(x: float) -> bool:
@@ -417,12 +445,3 @@ def _non_finite_message(values: list[float], variant: str) -> str:
     if not _finite(values[n + 1]):
         bad.append(f"gradient norm = {values[n + 1]}")
     return f"non-finite value in DIL step (variant {variant!r}): {'; '.join(bad)}; parameters, buffers and optimizer state were left unchanged"
-
-
-def _clone_state(opt: torch.optim.Optimizer) -> dict[Any, dict[str, Any]]:
-    return {p: {k: (v.clone() if isinstance(v, torch.Tensor) else v) for k, v in s.items()} for p, s in opt.state.items()}
-
-
-def _restore_state(opt: torch.optim.Optimizer, saved: dict[Any, dict[str, Any]]) -> None:
-    opt.state.clear()
-    opt.state.update(saved)

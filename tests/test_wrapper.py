@@ -112,7 +112,8 @@ def test_memory_stays_flat(variant):
             warnings.simplefilter("ignore")
             return sum(1 for o in gc.get_objects() if isinstance(o, torch.Tensor))
 
-    dil.step(batches, query)
+    for _ in range(2):  # the first steps allocate the snapshot buffers kept across steps
+        dil.step(batches, query)
     n0 = count()
     for _ in range(5):
         dil.step(batches, query)
@@ -268,3 +269,24 @@ def test_design_contract_example():
     clean = torch.rand(2, 3, 8, 8)
     stats = dil.step(confounder_batches=confounders(clean), query_batch=None)
     assert len(stats.confounder_losses) == 4
+
+
+@pytest.mark.parametrize("variant", ["sf", "pf"])
+def test_exception_mid_step_rolls_back_inner_state_without_finite_check(variant):
+    model, opt, dil, batches, query = _setup(variant, check_finite=False)
+    dil.step(batches, query)
+    before = _snapshot(model, opt, dil)
+    calls = {"n": 0}
+
+    def failing_loss(out, target):
+        calls["n"] += 1
+        if calls["n"] == 2:  # after the first inner step has changed the inner state
+            raise RuntimeError("loss exploded")
+        return nn.functional.l1_loss(out, target)
+
+    dil.loss_fn = failing_loss
+    # sf: two confounders, one inner step each; pf: one confounder, two inner steps.
+    with pytest.raises(RuntimeError, match="loss exploded"):
+        dil.step(batches[:2] if variant == "sf" else batches[:1])
+    assert calls["n"] == 2
+    _assert_same(before, _snapshot(model, opt, dil))
