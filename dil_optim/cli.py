@@ -127,6 +127,61 @@ def cmd_train(args: argparse.Namespace) -> int:
     return 0
 
 
+_FAMILY = {"denoise": "awgn", "deblur": "blur"}
+
+
+def cmd_eval(args: argparse.Namespace) -> int:
+    from .checkpoint import CheckpointError
+    from .evaluation import Evaluator, load_test_sets
+    from .models import build_model
+    from .train import load_checkpoint
+
+    try:
+        state = load_checkpoint(args.checkpoint)
+    except (FileNotFoundError, CheckpointError, ValueError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    config = state.get("extra", {}).get("config")
+    if config is None:
+        print(f"error: {args.checkpoint} carries no run configuration (not written by dil-optim train)",
+              file=sys.stderr)
+        return 2
+    family = _FAMILY.get(config["task"])
+    if family is None:
+        print(f"error: dil-optim eval scores denoising and deblurring runs; this run's task is "
+              f"{config['task']!r}", file=sys.stderr)
+        return 2
+    device = _device(args.device, None)
+    model = build_model(config["model"]["name"], **config["model"]["overrides"])
+    model.load_state_dict(state["model"])
+    model.to(device)
+    sets, absent = load_test_sets(tuple(args.set), args.data_root, args.images, None)
+    if absent:
+        print(f"error: test set(s) not found or not verified: {', '.join(absent)} (see the log above; "
+              "--data-root, $DIL_OPTIM_DATA or ~/.cache/dil_optim/datasets)", file=sys.stderr)
+        return 2
+    rows = Evaluator(sets, family, tuple(args.sigma), str(device))(model)
+    label = "sigma" if family == "awgn" else "blur sigma"
+    for r in rows:
+        print(f"{r['dataset']:10s} {label} {r['level']:g}: PSNR {r['psnr']:.2f} dB  SSIM {r['ssim']:.4f}  "
+              f"({len(r['psnr_per_image'])} images, step {state['step']}, {config['dil']['variant']})")
+    return 0
+
+
+def cmd_reproduce(args: argparse.Namespace, rest: list[str]) -> int:
+    """Run ``benchmarks/reproduce_<table>.py`` of the source checkout with the remaining options."""
+    import runpy
+
+    script = Path(__file__).resolve().parents[1] / "benchmarks" / f"reproduce_{args.table}.py"
+    if not script.is_file():
+        print(f"error: {script} not found: `dil-optim reproduce` runs the benchmark scripts of a source "
+              "checkout (git clone the project, then pip install -e .)", file=sys.stderr)
+        return 2
+    sys.argv = [str(script), *rest]
+    runpy.run_path(str(script), run_name="__main__")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(prog="dil-optim", description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -135,12 +190,30 @@ def build_parser() -> argparse.ArgumentParser:
     tr.add_argument("--config", required=True, help="the run's TOML file")
     tr.add_argument("--resume", action="store_true", help="continue from the checkpoint in [output] dir")
     tr.set_defaults(func=cmd_train)
+    ev = sub.add_parser("eval", help="PSNR/SSIM of a checkpoint on test sets at given distortion levels")
+    ev.add_argument("--checkpoint", required=True)
+    ev.add_argument("--set", nargs="+", required=True, help="test set names (CBSD68, McMaster, builtin, ...)")
+    ev.add_argument("--sigma", nargs="+", type=float, required=True,
+                    help="AWGN sigma on the 0-255 scale (denoising runs) or blur sigma (deblurring runs)")
+    ev.add_argument("--data-root", default=None)
+    ev.add_argument("--images", type=int, default=None, help="only the first K images of each set")
+    ev.add_argument("--device", default="auto")
+    ev.set_defaults(func=cmd_eval)
+    rp = sub.add_parser("reproduce", help="run a table's benchmark script (options pass through)",
+                        add_help=False)
+    rp.add_argument("table", choices=["table1"])
+    rp.set_defaults(func=cmd_reproduce)
     return ap
 
 
 def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
-    args = build_parser().parse_args(argv)
+    args, rest = build_parser().parse_known_args(argv)
+    if args.func is cmd_reproduce:
+        return cmd_reproduce(args, rest)
+    if rest:
+        print(f"error: unrecognized arguments: {' '.join(rest)}", file=sys.stderr)
+        return 2
     return int(args.func(args))
 
 

@@ -122,3 +122,24 @@ def test_torchrun_two_gloo_processes(tmp_path):
                                            ("ss", "sync"), ("ps", "sync")])
 def test_torchrun_every_variant(tmp_path, variant, mode):
     _torchrun(tmp_path, variant, mode)
+
+
+def test_eval_scores_a_trained_checkpoint(tmp_path, capsys):
+    assert main(["train", "--config", str(_config(tmp_path, "run", steps=2))]) == 0
+    capsys.readouterr()
+    ckpt = str(tmp_path / "run" / "checkpoint.pt")
+    assert main(["eval", "--checkpoint", ckpt, "--set", "builtin", "--sigma", "30", "50", "--device", "cpu"]) == 0
+    lines = [ln for ln in capsys.readouterr().out.splitlines() if ln.startswith("builtin")]
+    assert len(lines) == 2 and "sigma 30: PSNR" in lines[0] and "(3 images, step 2, sf)" in lines[0]
+    psnr30, psnr50 = (float(ln.split("PSNR ")[1].split(" dB")[0]) for ln in lines)
+    assert psnr30 > psnr50 > 5
+    assert main(["eval", "--checkpoint", ckpt, "--set", "Manga109", "--sigma", "30",
+                 "--data-root", str(tmp_path)]) == 2
+    assert "Manga109" in capsys.readouterr().err
+
+
+def test_reproduce_passes_options_to_the_table_script(capsys):
+    with pytest.raises(SystemExit) as info:
+        main(["reproduce", "table1", "--help"])
+    assert info.value.code == 0
+    assert "--profile" in capsys.readouterr().out

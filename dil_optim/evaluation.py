@@ -1,0 +1,118 @@
+"""Evaluation data and scoring shared by the reproduction tables.
+
+Test sets are found under a data root (absent ones are skipped; the built-in test photographs
+stand in when none is found), optionally cut to their first K images and centre crops, and
+scored with :mod:`dil_optim.metrics` (RGB, 8-bit). The distortion of each (set, image, level)
+is drawn from a CPU generator seeded from those names alone, so every method, seed and
+device sees identical degraded test images.
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import zlib
+from typing import Any
+
+import torch
+from torch import nn
+
+from .augment import GaussianBlur, GaussianNoise
+from .data import ImageFolder, TestSet, TestSetError, builtin_images
+from .metrics import psnr, ssim
+
+logger = logging.getLogger(__name__)
+
+__all__ = ["DEGRADATIONS", "Evaluator", "centre_crop", "load_test_sets", "train_images"]
+
+#: distortion families the tables use, by the ``kind`` of a TableSpec: level -> degradation
+DEGRADATIONS = {"awgn": GaussianNoise, "blur": GaussianBlur}
+
+TestSets = list[tuple[str, list[tuple[str, torch.Tensor]], dict[str, Any]]]
+
+
+def train_images(train_root: str | None) -> list[tuple[str, torch.Tensor]] | ImageFolder:
+    """The clean training images: every image under ``train_root``, else the built-in set."""
+    if train_root is None:
+        return builtin_images("train")
+    return ImageFolder(train_root, recursive=True)
+
+
+def centre_crop(x: torch.Tensor, size: int | None) -> torch.Tensor:
+    """The centre ``size`` x ``size`` of a ``(C, H, W)`` image (the whole side where smaller)."""
+    if size is None:
+        return x
+    h, w = x.shape[-2:]
+    top, left = max(0, (h - size) // 2), max(0, (w - size) // 2)
+    return x[..., top:top + size, left:left + size]
+
+
+def load_test_sets(names: tuple[str, ...], data_root: str | None, images: int | None, crop: int | None
+                   ) -> tuple[TestSets, list[str]]:
+    """``([(set name, [(file, (3, H, W) image)], info)], absent)``; the built-in test photos when
+    none of ``names`` is found. ``info`` says how many files the set has and whether it is a
+    subset (a partial copy on disk, or the first ``images`` of it)."""
+    found, absent = [], []
+    for name in names:
+        try:
+            ts = TestSet(name, data_root, allow_subset=True)
+        except TestSetError as exc:  # absent, incomplete or failing its checksums: say which
+            logger.warning("test set %s skipped: %s", name, exc)
+            absent.append(name)
+            continue
+        found.append(ts)
+    if not found:
+        found = [TestSet("builtin")]
+    sets = []
+    for ts in found:
+        files = list(itertools.islice(ts, images)) if images else list(ts)
+        expected = ts.spec.count if ts.spec is not None else len(files)
+        info = {"files": len(files), "expected": expected, "crop": crop,
+                "subset": bool(getattr(ts, "is_subset", False)) or len(files) < expected}
+        sets.append((ts.name, [(f, centre_crop(img, crop).contiguous()) for f, img in files], info))
+    return sets, absent
+
+
+def _noise_seed(dataset: str, file: str, level: float) -> int:
+    return zlib.crc32(f"{dataset}/{file}/{level:g}".encode())
+
+
+class Evaluator:
+    """PSNR/SSIM (RGB, 8-bit, no border crop) of a model on fixed noisy test images.
+
+    The distortion of each (set, image, level) is drawn from a CPU generator seeded from their
+    names only, so every method, seed and device sees the same noisy inputs."""
+
+    def __init__(self, sets: TestSets, kind: str,
+                 levels: tuple[float, ...], device: str) -> None:
+        self.sets, self.levels, self.device = sets, levels, torch.device(device)
+        self.kind = kind
+
+    def _noisy(self, dataset: str, file: str, clean: torch.Tensor, level: float) -> torch.Tensor:
+        g = torch.Generator().manual_seed(_noise_seed(dataset, file, level))
+        return DEGRADATIONS[self.kind](level)(clean[None], generator=g)
+
+    @torch.no_grad()
+    def __call__(self, model: nn.Module | None) -> list[dict[str, Any]]:
+        """One row per (set, level): mean PSNR/SSIM and the per-image values. ``model=None``
+        scores the noisy inputs themselves."""
+        was_training = model.training if model is not None else False
+        if model is not None:
+            model.eval()
+        rows = []
+        try:
+            for dataset, images, _ in self.sets:
+                for level in self.levels:
+                    ps, ss = [], []
+                    for file, clean in images:
+                        noisy = self._noisy(dataset, file, clean, level).to(self.device)
+                        out = noisy if model is None else model(noisy).clamp_(0, 1)
+                        target = clean[None].to(self.device)
+                        ps.append(float(psnr(out, target)[0]))
+                        ss.append(float(ssim(out, target)[0]))
+                    rows.append({"dataset": dataset, "level": level, "psnr": sum(ps) / len(ps),
+                                 "ssim": sum(ss) / len(ss), "psnr_per_image": ps, "ssim_per_image": ss})
+        finally:
+            if model is not None:
+                model.train(was_training)
+        return rows
