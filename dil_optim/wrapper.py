@@ -9,14 +9,15 @@ from typing import Any
 
 import torch
 from torch import nn
-
 from torch.nn.parallel import DistributedDataParallel
 
 from .backends import make_functional
-from .distributed import Comm
 from .batches import ForwardFn, LossFn, confounder_losses, default_forward, validate_batches
+from .distributed import Comm
 from .first_order import inner_loop, reptile_gradients
+from .rollback import Rollback
 from .second_order import parallel_second_order, serial_second_order
+from .stats import StepStats, finite, non_finite_message, total_norm
 from .virtual_step import VirtualStep
 
 __all__ = ["DILWrapper", "DILOptimizer", "StepStats", "VARIANTS"]
@@ -25,49 +26,6 @@ logger = logging.getLogger(__name__)
 
 VARIANTS = ("erm", "sf", "pf", "ss", "ps")
 _STATE_VERSION = 1
-
-
-class StepStats:
-    """What one :meth:`DILWrapper.step` measured, as plain floats.
-
-    confounder_losses: loss of each confounder batch, in the order given (for DIL_sf at the
-        weights its inner step started from; for DIL_pf at theta, the first inner step).
-    outer_loss: ERM: the mean loss; DIL_sf/pf: the mean of ``confounder_losses``;
-        DIL_ss/ps: the query loss at the virtually updated weights.
-    grad_norm: L2 norm of the gradient handed to the outer optimizer (unscaled).
-
-    The values live in one small device tensor until first read; reading them is the one
-    device sync a step costs. With ``check_finite=True`` (the default) the wrapper reads them
-    itself, to decide on the roll-back; with ``check_finite=False`` a step does not sync at all
-    unless you read its stats. Under DDP they are averages over the ranks.
-    """
-
-    __slots__ = ("_n", "_values")
-
-    def __init__(self, values: torch.Tensor | list[float], n_confounders: int) -> None:
-        self._values = values
-        self._n = n_confounders
-
-    def _floats(self) -> list[float]:
-        if isinstance(self._values, torch.Tensor):
-            self._values = self._values.tolist()
-        return self._values
-
-    @property
-    def confounder_losses(self) -> list[float]:
-        return self._floats()[: self._n]
-
-    @property
-    def outer_loss(self) -> float:
-        return self._floats()[self._n]
-
-    @property
-    def grad_norm(self) -> float:
-        return self._floats()[self._n + 1]
-
-    def __repr__(self) -> str:
-        return (f"StepStats(confounder_losses={self.confounder_losses}, outer_loss={self.outer_loss}, "
-                f"grad_norm={self.grad_norm})")
 
 
 def _adam_inner(lr: float) -> Callable[[Iterable[nn.Parameter]], torch.optim.Optimizer]:
@@ -170,7 +128,7 @@ class DILWrapper:
         self.generator = generator
         self.step_count = 0
         self._warned_query = False
-        self._keep: dict[str, list[torch.Tensor]] = {}
+        self._rollback = Rollback()
         if ddp_mode not in ("sync", "local"):
             raise ValueError(f"ddp_mode must be 'sync' or 'local', got {ddp_mode!r}")
         self.ddp_mode = ddp_mode
@@ -246,15 +204,12 @@ class DILWrapper:
 
         named = self._named_trainable()
         params = list(named.values())
-        buffers = [b for b in self.module.buffers() if b.numel()]
-        saved_buffers = self._saved("buffers", buffers)
-        saved_inner = self._snapshot_inner() if self.inner_optimizer is not None else None
-        saved_gen = self.generator.get_state()
-        saved_scaler = self.scaler.state_dict() if self.scaler is not None else None
-        theta = self._saved("theta", [p.detach() for p in params]) if self.variant in ("sf", "pf") else None
+        self._rollback.take(params, list(self.module.buffers()), self.inner_optimizer, self.generator,
+                            self.scaler, theta=self.variant in ("sf", "pf"))
         try:
-            losses, outer, grads, inner_grad = self._compute(batches, query_batch, named, params, theta)
-            grad_norm = _total_norm(grads)
+            losses, outer, grads, inner_grad = self._compute(batches, query_batch, named, params,
+                                                             self._rollback.theta)
+            grad_norm = total_norm(grads)
             scaled = self.scaler is not None and self.variant not in ("sf", "pf")
             if scaled:
                 grad_norm = grad_norm / self._scale()
@@ -265,21 +220,10 @@ class DILWrapper:
             if self.check_finite:
                 values = stats._floats()
                 checked = values[:-1] if scaled else values  # the scaler itself skips overflowed steps
-                if not all(map(_finite, checked)):
-                    raise FloatingPointError(_non_finite_message(values, self.variant))
+                if not all(map(finite, checked)):
+                    raise FloatingPointError(non_finite_message(values, self.variant))
         except BaseException:
-            with torch.no_grad():
-                if theta is not None:
-                    torch._foreach_copy_(params, theta)
-                if buffers:
-                    torch._foreach_copy_(buffers, saved_buffers)
-            if saved_inner is not None:
-                self._restore_inner(saved_inner)
-            self.generator.set_state(saved_gen)
-            if saved_scaler is not None:
-                self.scaler.load_state_dict(saved_scaler)  # type: ignore[union-attr]
-            for p in params:
-                p.grad = None
+            self._rollback.restore()
             raise
         if self.scaler is not None and self.variant not in ("sf", "pf"):
             self.scaler.step(self.optimizer)
@@ -290,41 +234,6 @@ class DILWrapper:
             self.vstep.commit(inner_grad)
         self.step_count += 1
         return stats
-
-    def _snapshot_inner(self) -> tuple[list[tuple[Any, str]], list[torch.Tensor], dict[Any, dict[str, Any]]]:
-        """The inner optimizer's state: its tensors copied into kept buffers, the rest by value."""
-        state = self.inner_optimizer.state  # type: ignore[union-attr]
-        entries = [(p, k) for p, st in state.items() for k, v in st.items() if isinstance(v, torch.Tensor)]
-        saved = self._saved("inner", [state[p][k] for p, k in entries])
-        others = {p: {k: v for k, v in st.items() if not isinstance(v, torch.Tensor)} for p, st in state.items()}
-        return entries, saved, others
-
-    def _restore_inner(self, snap: tuple[list[tuple[Any, str]], list[torch.Tensor], dict[Any, dict[str, Any]]]) -> None:
-        entries, saved, others = snap
-        state = self.inner_optimizer.state  # type: ignore[union-attr]
-        tensor_keys = {(p, k) for p, k in entries}
-        for p in [p for p in state if p not in others]:  # state created by the failed step
-            del state[p]
-        for p, st in state.items():
-            for k in [k for k in st if k not in others[p] and (p, k) not in tensor_keys]:
-                del st[k]
-            st.update(others[p])
-        if entries:
-            with torch.no_grad():
-                torch._foreach_copy_([state[p][k] for p, k in entries], saved)
-
-    def _saved(self, name: str, tensors: list[torch.Tensor]) -> list[torch.Tensor]:
-        """Copies of ``tensors`` in buffers kept across steps (one foreach copy, no allocation)."""
-        if not tensors:
-            return []
-        kept = self._keep.get(name)
-        if kept is None or len(kept) != len(tensors) or any(
-            k.shape != t.shape or k.dtype != t.dtype or k.device != t.device for k, t in zip(kept, tensors)
-        ):
-            kept = self._keep[name] = [torch.empty_like(t) for t in tensors]
-        with torch.no_grad():
-            torch._foreach_copy_(kept, tensors)
-        return kept
 
     def _scaled(self, loss: torch.Tensor) -> torch.Tensor:
         return loss if self.scaler is None else self.scaler.scale(loss)
@@ -422,26 +331,3 @@ class DILWrapper:
 
 
 DILOptimizer = DILWrapper
-
-
-def _total_norm(grads: list[torch.Tensor]) -> torch.Tensor:
-    if not grads:
-        return torch.zeros(())
-    norms = torch._foreach_norm([g.detach() for g in grads])
-    if len({n.dtype for n in norms}) > 1:
-        norms = [n.double() for n in norms]
-    return torch.linalg.vector_norm(torch.stack(norms).double())
-
-
-def _finite(x: float) -> bool:
-    return x == x and x not in (float("inf"), float("-inf"))
-
-
-def _non_finite_message(values: list[float], variant: str) -> str:
-    n = len(values) - 2
-    bad = [f"confounder {i} loss = {v}" for i, v in enumerate(values[:n]) if not _finite(v)]
-    if not _finite(values[n]):
-        bad.append(f"outer loss = {values[n]}")
-    if not _finite(values[n + 1]):
-        bad.append(f"gradient norm = {values[n + 1]}")
-    return f"non-finite value in DIL step (variant {variant!r}): {'; '.join(bad)}; parameters, buffers and optimizer state were left unchanged"
