@@ -1,5 +1,6 @@
-"""Writes what a reproduction run produced: ``results.json``, the table in the paper's layout
-(ours beside the paper's), the PSNR-against-level figure, and ``throughput.json``."""
+"""Reports of a reproduction run: progress while it runs (tqdm bars, a line per evaluation), then
+``results.json``, the table in the paper's layout (ours beside the paper's), the
+PSNR-against-level figure, and ``throughput.json``."""
 
 from __future__ import annotations
 
@@ -16,7 +17,46 @@ from typing import Any
 
 import torch
 
-__all__ = ["versions", "write_all", "write_throughput", "summarise"]
+__all__ = ["Progress", "versions", "write_all", "write_throughput", "summarise"]
+
+
+class Progress:
+    """Main-process side of the progress reports: a tqdm bar per job (on a terminal), a line per
+    evaluation and per finished job (also appended to ``log.txt`` in the output folder)."""
+
+    def __init__(self, jobs: list[Any], key: str, log: Path) -> None:
+        from tqdm.auto import tqdm
+
+        self.tqdm, self.key, self.log = tqdm, key, log
+        self.bars = {(j.label, j.seed): tqdm(total=j.steps, desc=f"{j.label} seed {j.seed}",
+                                         position=i, unit="it", dynamic_ncols=True, disable=None)
+                     for i, j in enumerate(jobs)}
+
+    def line(self, text: str) -> None:
+        self.tqdm.write(text)
+        with open(self.log, "a") as f:
+            f.write(text + "\n")
+
+    def put(self, msg: tuple[Any, ...]) -> None:
+        kind, name, seed = msg[:3]
+        bar = self.bars[(name, seed)]
+        if kind == "step":
+            step, steps, loss = msg[3:]
+            bar.update(step - bar.n)
+            bar.set_postfix(loss=f"{loss:.4f}", refresh=False)
+        elif kind == "eval":
+            step, steps, gps, rows = msg[3:]
+            parts = [f"{r['dataset']} {self.key}={r['level']:g}: {r['psnr']:.2f}/{r['ssim']:.3f}" for r in rows]
+            self.line(f"eval {name} seed {seed} step {step}/{steps} ({step * gps} ge): " + "; ".join(parts))
+        elif kind == "done":
+            steps, rec = msg[3:]
+            bar.update(steps - bar.n)
+            bar.close()
+            if "it_per_s" in rec:
+                self.line(f"throughput {name}: {rec['it_per_s']:.3f} it/s, {rec['ge_per_s']:.2f} ge/s "
+                          f"({rec['ge_per_step']} ge per step, {rec['steps']} steps, {rec['wall_time_s']:.1f} s)")
+            elif "wall_time_s" in rec:
+                self.line(f"done {name} seed {seed}: {rec['steps']} steps, {rec['wall_time_s']:.1f} s training")
 
 
 def versions(device: torch.device) -> dict[str, Any]:

@@ -15,9 +15,7 @@ import argparse
 import json
 import logging
 import os
-import sys
 import time
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -28,17 +26,17 @@ from torch import nn
 from dil_optim import DILWrapper
 from dil_optim.augment import ConfounderSet
 from dil_optim.data import PatchSampler
+from dil_optim.evaluation import DEGRADATIONS, Evaluator, load_test_sets, train_images
 from dil_optim.models import build_model
 from dil_optim.train import ConfounderBatchSource, batch_mode, ge_per_step, train
 
-from . import report
-from .evaluation import DEGRADATIONS, Evaluator, load_test_sets, train_images
+from . import pool, report
 
 logger = logging.getLogger("benchmarks.runner")
 
 METHODS = {"erm": "ERM", "sf": "DIL_sf", "pf": "DIL_pf", "ss": "DIL_ss", "ps": "DIL_ps"}
-# rough wall time per ge relative to ERM (CPU, measured): orders the jobs, longest first
-_COST = {"erm": 1.0, "sf": 1.5, "pf": 1.5, "ss": 6.0, "ps": 5.5}
+# wall time per ge relative to ERM (dncnn, 32x32 patches, one CPU thread): orders the jobs, longest first
+_COST = {"erm": 1.0, "sf": 0.9, "pf": 0.95, "ss": 1.25, "ps": 2.8}
 
 
 @dataclass(frozen=True)
@@ -73,7 +71,7 @@ PROFILES = {
     # of 400K iterations, L1. 400K iterations of batch 8 = 400K ge: ERM runs exactly that schedule.
     "paper": Profile("paper", "rrdb", 64, 8, 400_000, 1e-4, evals=4, checkpoint_every_ge=20_000),
     # chosen by measurement on a 2-core CPU, see docs/results.md
-    "quick": Profile("quick", "dncnn", 48, 8, 2_000, 1e-4, eval_images=8, eval_crop=256, evals=4,
+    "quick": Profile("quick", "dncnn", 32, 8, 3_000, 1e-4, eval_images=8, eval_crop=192, evals=4,
                      checkpoint_every_ge=500, workers=2, threads=1),
 }
 
@@ -112,8 +110,8 @@ class Job:
     throughput: bool = False
 
     @property
-    def variant(self) -> str:
-        return self.method
+    def label(self) -> str:
+        return METHODS[self.method]
 
     @property
     def ge_per_step(self) -> int:
@@ -127,6 +125,17 @@ class Job:
     def config(self) -> dict[str, Any]:
         keep = ("method", "seed", "levels", "train_levels", "train_root", "data_root", "max_steps")
         return {**{k: getattr(self, k) for k in keep}, "profile": asdict(self.profile), "steps": self.steps}
+
+
+_SETS: dict[tuple[Any, ...], Any] = {}
+
+
+def _test_sets(names: tuple[str, ...], data_root: str | None, images: int | None, crop: int | None) -> Any:
+    """:func:`load_test_sets`, decoded once per process."""
+    key = (names, data_root, images, crop)
+    if key not in _SETS:
+        _SETS[key] = load_test_sets(names, data_root, images, crop)
+    return _SETS[key]
 
 
 def _differences(a: dict[str, Any], b: dict[str, Any], prefix: str = "") -> list[str]:
@@ -206,12 +215,13 @@ def run_job(job: Job, progress: Any = None) -> dict[str, Any]:
     if job.profile.threads:
         torch.set_num_threads(job.profile.threads)
     report = progress.put if progress is not None else (lambda msg: None)
+    if job.throughput:  # touches no checkpoint or record
+        return _throughput(job, *build_job(job), report)
     name, device = METHODS[job.method], torch.device(job.device)
     folder = Path(job.out) / f"seed{job.seed}" / name
     folder.mkdir(parents=True, exist_ok=True)
     record_path, ckpt = folder / "record.json", folder / "checkpoint.pt"
-    config = job.config()
-    config = json.loads(json.dumps(config))  # as it reads back from JSON (tuples become lists)
+    config = json.loads(json.dumps(job.config()))  # as it reads back from JSON (tuples become lists)
     if job.resume and record_path.is_file():
         record = json.loads(record_path.read_text())
         ConfigGuard(config, record_path).check(record["config"])
@@ -221,10 +231,8 @@ def run_job(job: Job, progress: Any = None) -> dict[str, Any]:
         for f in (record_path, ckpt):
             f.unlink(missing_ok=True)
     dil, source, sched = build_job(job)
-    if job.throughput:
-        return _throughput(job, dil, source, sched, report)
 
-    sets, _ = load_test_sets(job.spec.datasets, job.data_root, job.profile.eval_images, job.profile.eval_crop)
+    sets, _ = _test_sets(job.spec.datasets, job.data_root, job.profile.eval_images, job.profile.eval_crop)
     evaluator = Evaluator(sets, job.spec.kind, job.levels, job.device)
     history, steps = History(), job.steps
     at = {max(1, round(steps * i / job.profile.evals)) for i in range(1, job.profile.evals + 1)}
@@ -241,7 +249,10 @@ def run_job(job: Job, progress: Any = None) -> dict[str, Any]:
             report(("eval", name, job.seed, step, steps, job.ge_per_step, rows))
 
     res = train(dil, source, steps=steps, scheduler=sched, checkpoint_path=ckpt, checkpoint_every=every,
-                resume=job.resume, callback=callback, stateful={"history": history, "config": ConfigGuard(config, ckpt)}, sync=_sync(device))
+                resume=job.resume, callback=callback, sync=_sync(device),
+                stateful={"history": history, "config": ConfigGuard(config, ckpt)})
+    if res.interrupted:  # SIGTERM/SIGINT: train() wrote a checkpoint at this step; --resume goes on
+        raise KeyboardInterrupt(f"{name} seed {job.seed} stopped at step {res.step} of {steps}; checkpoint {ckpt}")
     final = next(e for e in history.evals if e["step"] == steps)
     record = {
         "method": name, "variant": job.method, "seed": job.seed, "config": config, "steps": steps,
@@ -286,7 +297,7 @@ def parse_args(spec: TableSpec, argv: list[str] | None = None) -> argparse.Names
     ap.add_argument("--seed", nargs="+", type=int, default=[0], help="one or more seeds (run one after another)")
     ap.add_argument("--data-root", default=None, help="folder holding the test sets (CBSD68/, McMaster/, ...)")
     ap.add_argument("--train-root", default=None, help="folder of clean training images (default: built-in)")
-    ap.add_argument("--out", default=None, help="output folder (default results/<table>-<profile>)")
+    ap.add_argument("--out", default=None, help="output folder (default runs/<table>-<profile>)")
     ap.add_argument("--device", default="auto", help="auto (cuda if available), cpu, cuda, cuda:1, ...")
     ap.add_argument("--resume", action="store_true", help="continue a killed run in --out to the same numbers")
     g = ap.add_argument_group("overrides of the profile")
@@ -333,84 +344,17 @@ def resolve_profile(args: argparse.Namespace, device: torch.device) -> Profile:
     return p
 
 
-class Progress:
-    """Main-process side of the progress reports: a tqdm bar per job (on a terminal), a line per
-    evaluation and per finished job (also appended to ``log.txt`` in the output folder)."""
-
-    def __init__(self, jobs: list[Job], key: str, log: Path) -> None:
-        from tqdm.auto import tqdm
-
-        self.tqdm, self.key, self.log = tqdm, key, log
-        self.bars = {(METHODS[j.method], j.seed): tqdm(total=j.steps, desc=f"{METHODS[j.method]} seed {j.seed}",
-                                                       position=i, unit="it", dynamic_ncols=True, disable=None)
-                     for i, j in enumerate(jobs)}
-
-    def line(self, text: str) -> None:
-        self.tqdm.write(text)
-        with open(self.log, "a") as f:
-            f.write(text + "\n")
-
-    def put(self, msg: tuple[Any, ...]) -> None:
-        kind, name, seed = msg[:3]
-        bar = self.bars[(name, seed)]
-        if kind == "step":
-            step, steps, loss = msg[3:]
-            bar.update(step - bar.n)
-            bar.set_postfix(loss=f"{loss:.4f}", refresh=False)
-        elif kind == "eval":
-            step, steps, gps, rows = msg[3:]
-            parts = [f"{r['dataset']} {self.key}={r['level']:g}: {r['psnr']:.2f}/{r['ssim']:.3f}" for r in rows]
-            self.line(f"eval {name} seed {seed} step {step}/{steps} ({step * gps} ge): " + "; ".join(parts))
-        elif kind == "done":
-            steps, rec = msg[3:]
-            bar.update(steps - bar.n)
-            bar.close()
-            if "wall_time_s" in rec:
-                self.line(f"done {name} seed {seed}: {rec['steps']} steps, {rec['wall_time_s']:.1f} s training")
-
-
-class _Throttled:
-    """Forwards progress messages, dropping step reports closer than 0.5 s to the previous one."""
-
-    def __init__(self, queue: Any) -> None:
-        self.queue, self.last = queue, 0.0
-
-    def put(self, msg: tuple[Any, ...]) -> None:
-        now = time.monotonic()
-        if msg[0] == "step" and msg[3] != msg[4] and now - self.last < 0.5:
-            return
-        self.last = now
-        self.queue.put(msg)
-
-
-def _worker(job: Job, queue: Any) -> dict[str, Any]:
-    logging.basicConfig(level=logging.WARNING)
-    return run_job(job, _Throttled(queue))
-
-
-def run_jobs(jobs: list[Job], workers: int, progress: Progress) -> list[dict[str, Any]]:
-    """Run the jobs, longest first, in ``workers`` processes (1: in this process)."""
-    order = sorted(range(len(jobs)), key=lambda i: -_COST[jobs[i].method] * jobs[i].steps * jobs[i].ge_per_step)
-    results: list[dict[str, Any] | None] = [None] * len(jobs)
+def run_jobs(jobs: list[Job], workers: int, progress: report.Progress) -> list[dict[str, Any]]:
+    """Run the jobs, longest first (throughput runs: in the given order, so a cut-off run still
+    reports the first), in ``workers`` spawned processes, 1: in this process."""
+    order = list(range(len(jobs)))
+    if jobs and not jobs[0].throughput:
+        order.sort(key=lambda i: -_COST[jobs[i].method] * jobs[i].steps * jobs[i].ge_per_step)
     if workers <= 1:
-        for i in order:
-            results[i] = run_job(jobs[i], progress)
-        return results  # type: ignore[return-value]
-    import multiprocessing as mp
-    import queue as queue_mod
-
-    ctx = mp.get_context("spawn")
-    with ctx.Manager() as manager, ProcessPoolExecutor(workers, mp_context=ctx) as pool:
-        q = manager.Queue()
-        futures = {pool.submit(_worker, jobs[i], q): i for i in order}
-        while any(not f.done() for f in futures) or not q.empty():
-            try:
-                progress.put(q.get(timeout=0.2))
-            except queue_mod.Empty:
-                pass
-        for f, i in futures.items():
-            results[i] = f.result()
-    return results  # type: ignore[return-value]
+        done = {i: run_job(jobs[i], progress) for i in order}
+    else:
+        done = dict(zip(order, pool.run_parallel(run_job, [jobs[i] for i in order], workers, progress)))
+    return [done[i] for i in range(len(jobs))]
 
 
 def main(spec: TableSpec, argv: list[str] | None = None) -> Path:
@@ -422,7 +366,7 @@ def main(spec: TableSpec, argv: list[str] | None = None) -> Path:
     device = torch.device("cuda" if args.device == "auto" and torch.cuda.is_available() else
                           ("cpu" if args.device == "auto" else args.device))
     profile = resolve_profile(args, device)
-    out = Path(args.out or f"results/{spec.name}-{profile.name}")
+    out = Path(args.out or f"runs/{spec.name}-{profile.name}")
     out.mkdir(parents=True, exist_ok=True)
     jobs = [Job(m, seed, profile, spec, tuple(args.levels), tuple(args.train_levels), args.train_root,
                 args.data_root, str(device), str(out), args.resume, args.max_steps, args.throughput_only)
@@ -431,8 +375,12 @@ def main(spec: TableSpec, argv: list[str] | None = None) -> Path:
                 "%d process(es) x %s thread(s); output %s", spec.title, profile.name, profile.model,
                 profile.patch_size, profile.patch_size, profile.batch_size, profile.budget_ge, profile.lr,
                 len(jobs), device, profile.workers, profile.threads or torch.get_num_threads(), out)
+    if not args.throughput_only:
+        sets, absent = _test_sets(spec.datasets, args.data_root, profile.eval_images, profile.eval_crop)
+        logger.info("test sets: %s%s", ", ".join(f"{n} ({i['files']} images)" for n, _, i in sets),
+                    f"; absent, skipped: {', '.join(absent)}" if absent else "")
     t0 = time.perf_counter()
-    progress = Progress(jobs, spec.level_key, out / "log.txt")
+    progress = report.Progress(jobs, spec.level_key, out / "log.txt")
     records = run_jobs(jobs, profile.workers, progress)
     total = time.perf_counter() - t0
     if args.throughput_only:
@@ -442,7 +390,6 @@ def main(spec: TableSpec, argv: list[str] | None = None) -> Path:
                   f"({r['ge_per_step']} ge per step, {r['steps']} steps)")
         print(f"throughput: {path}")
         return out
-    sets, absent = load_test_sets(spec.datasets, args.data_root, profile.eval_images, profile.eval_crop)
     inputs = Evaluator(sets, spec.kind, tuple(args.levels), "cpu")(None)
     paths = report.write_all(out, spec, profile, jobs, records, inputs, sets, absent, total, device, argv)
     for label, path in paths.items():

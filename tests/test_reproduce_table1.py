@@ -18,7 +18,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from benchmarks import report, runner  # noqa: E402
-from benchmarks.evaluation import Evaluator, centre_crop, load_test_sets  # noqa: E402
+from dil_optim.evaluation import Evaluator, centre_crop, load_test_sets  # noqa: E402
 from benchmarks.paper_numbers import TABLE1  # noqa: E402
 from benchmarks.reproduce_table1 import TABLE1_SPEC  # noqa: E402
 from dil_optim.augment import paper_confounders  # noqa: E402
@@ -233,6 +233,25 @@ def test_paper_profile_starts_on_cpu(tmp_path: Path, capsys: pytest.CaptureFixtu
 @pytest.mark.slow
 def test_paper_profile_all_variants_start_on_cpu(tmp_path: Path):
     runner.main(TABLE1_SPEC, ["--profile", "paper", "--throughput-only", "--max-steps", "1", "--patch-size", "8",
-                              "--batch-size", "2", "--device", "cpu", "--out", str(tmp_path)])
+                              "--batch-size", "1", "--device", "cpu", "--out", str(tmp_path), "--threads", "1"])
     thr = json.loads((tmp_path / "throughput.json").read_text())
     assert [m["method"] for m in thr["methods"]] == ["ERM", "DIL_sf", "DIL_pf", "DIL_ss", "DIL_ps"]
+
+
+class _Collect:
+    def __init__(self):
+        self.msgs = []
+
+    def put(self, msg):
+        self.msgs.append(msg)
+
+
+def test_worker_pool_keeps_order_forwards_progress_and_fails_fast():
+    from benchmarks.pool import run_parallel
+    from pool_helpers import square  # a module without torch: the spawned workers start fast
+
+    got = _Collect()
+    assert run_parallel(square, [3, 1, 2], 2, got) == [9, 1, 4]
+    assert sorted(m[2] for m in got.msgs) == [1, 2, 3]
+    with pytest.raises(ValueError, match="bad job -1"):
+        run_parallel(square, [-1, 2], 2, _Collect())
