@@ -1,12 +1,13 @@
-"""What every reproduction table shares: profiles, training jobs, evaluation, the command line.
+"""What every reproduction table shares: profiles, training jobs, the command line.
 
 A table script (``reproduce_table1.py``, ...) holds only a :class:`TableSpec` and calls
 :func:`main`. For each seed and method the runner trains one model with
 :func:`dil_optim.train.train` under an equal compute budget (gradient evaluations, ge: one
 forward + backward pass of a batch of B patches; see :func:`dil_optim.train.ge_per_step`),
 evaluates it along the way and at the end on the test sets with noise seeded per image (every
-method sees identical noisy test images), and hands the records to :mod:`benchmarks.report`,
-which writes ``results.json``, the table and the figure.
+method sees identical noisy test images; :mod:`dil_optim.evaluation`), and hands the records
+to :mod:`benchmarks.report`, which writes ``results.json``, the table and the figure. Jobs run
+in worker processes (:mod:`benchmarks.pool`) on CPU, in this process on a GPU.
 """
 
 from __future__ import annotations
@@ -71,8 +72,9 @@ PROFILES = {
     # of 400K iterations, L1. 400K iterations of batch 8 = 400K ge: ERM runs exactly that schedule.
     "paper": Profile("paper", "rrdb", 64, 8, 400_000, 1e-4, evals=4, checkpoint_every_ge=20_000),
     # chosen by measurement on a 2-core CPU, see docs/results.md
+    # (workers=0: one process per job up to the CPU count; on 2 cores, 2 processes x 1 thread)
     "quick": Profile("quick", "dncnn", 32, 8, 3_000, 1e-4, eval_images=8, eval_crop=192, evals=4,
-                     checkpoint_every_ge=500, workers=2, threads=1),
+                     checkpoint_every_ge=500, workers=0),
 }
 
 
@@ -124,7 +126,8 @@ class Job:
 
     def config(self) -> dict[str, Any]:
         keep = ("method", "seed", "levels", "train_levels", "train_root", "data_root", "max_steps")
-        return {**{k: getattr(self, k) for k in keep}, "profile": asdict(self.profile), "steps": self.steps}
+        profile = {k: v for k, v in asdict(self.profile).items() if k != "workers"}  # no effect on the numbers
+        return {**{k: getattr(self, k) for k in keep}, "profile": profile, "steps": self.steps}
 
 
 _SETS: dict[tuple[Any, ...], Any] = {}
@@ -311,7 +314,8 @@ def parse_args(spec: TableSpec, argv: list[str] | None = None) -> argparse.Names
     g.add_argument("--eval-crop", type=int, default=None, help="centre crop side for evaluation (0: whole)")
     g.add_argument("--evals", type=int, default=None, help="evaluations along training (the last is the table's)")
     g.add_argument("--checkpoint-every-ge", type=int, default=None, help="checkpoint interval in ge")
-    g.add_argument("--workers", type=int, default=None, help="parallel processes (CPU only)")
+    g.add_argument("--workers", type=int, default=None,
+                   help="processes on CPU (default: one per job, up to the CPU count)")
     g.add_argument("--threads", type=int, default=None, help="torch threads per process")
     ap.add_argument("--throughput-only", action="store_true",
                     help="train --max-steps (default 20) steps per method after one warm-up step, "
@@ -330,7 +334,9 @@ def parse_args(spec: TableSpec, argv: list[str] | None = None) -> argparse.Names
     return args
 
 
-def resolve_profile(args: argparse.Namespace, device: torch.device) -> Profile:
+def resolve_profile(args: argparse.Namespace, device: torch.device, n_jobs: int) -> Profile:
+    """The profile with the command line's overrides; ``workers=0`` becomes one process per job
+    up to the CPU count, each with an equal share of the cores (one process on a GPU)."""
     p = PROFILES[args.profile]
     names = ("model", "budget_ge", "patch_size", "batch_size", "lr", "evals", "workers", "threads",
              "checkpoint_every_ge")
@@ -339,8 +345,12 @@ def resolve_profile(args: argparse.Namespace, device: torch.device) -> Profile:
         if getattr(args, k) is not None:
             over[k] = getattr(args, k) or None
     p = replace(p, **over)
-    if device.type != "cpu" and p.workers > 1:
-        p = replace(p, workers=1, threads=None)
+    if device.type != "cpu":
+        return replace(p, workers=1, threads=p.threads if p.workers == 1 else None)
+    if p.workers == 0:
+        cpus = os.cpu_count() or 1
+        workers = max(1, min(n_jobs, cpus))
+        p = replace(p, workers=workers, threads=p.threads or max(1, cpus // workers))
     return p
 
 
@@ -365,7 +375,7 @@ def main(spec: TableSpec, argv: list[str] | None = None) -> Path:
         raise SystemExit("multi-GPU training (torchrun) is not wired into the runner yet: run on one device")
     device = torch.device("cuda" if args.device == "auto" and torch.cuda.is_available() else
                           ("cpu" if args.device == "auto" else args.device))
-    profile = resolve_profile(args, device)
+    profile = resolve_profile(args, device, len(args.methods) * len(args.seed))
     out = Path(args.out or f"runs/{spec.name}-{profile.name}")
     out.mkdir(parents=True, exist_ok=True)
     jobs = [Job(m, seed, profile, spec, tuple(args.levels), tuple(args.train_levels), args.train_root,
