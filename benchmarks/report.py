@@ -17,7 +17,7 @@ from typing import Any
 
 import torch
 
-__all__ = ["Progress", "versions", "write_all", "write_throughput", "summarise"]
+__all__ = ["Progress", "write_json", "versions", "write_all", "write_throughput", "summarise"]
 
 
 class Progress:
@@ -83,7 +83,8 @@ def _command(argv: list[str] | None) -> str:
     return shlex.join(["python", sys.argv[0], *(sys.argv[1:] if argv is None else argv)])
 
 
-def _dump(path: Path, obj: Any) -> None:
+def write_json(path: Path, obj: Any) -> None:
+    """``json.dump`` to a temporary file, then ``os.replace`` onto ``path`` (atomic)."""
     tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
     tmp.write_text(json.dumps(obj, indent=1))
     os.replace(tmp, path)
@@ -92,7 +93,7 @@ def _dump(path: Path, obj: Any) -> None:
 def write_throughput(out: Path, records: list[dict[str, Any]], profile: Any, device: torch.device,
                      argv: list[str] | None) -> Path:
     path = out / "throughput.json"
-    _dump(path, {"command": _command(argv), "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+    write_json(path, {"command": _command(argv), "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
                  "profile": asdict(profile), "versions": versions(device), "methods": records})
     return path
 
@@ -262,7 +263,7 @@ def write_all(out: Path, spec: Any, profile: Any, jobs: list[Any], records: list
     methods = list(dict.fromkeys(r["method"] for r in records))
     unseen = {v for v in jobs[0].levels if v not in train_levels}
     paths = {"results": out / "results.json", "table": out / f"{spec.name}.md", "figure": out / f"{spec.figure}.png"}
-    _dump(paths["results"], {
+    write_json(paths["results"], {
         "table": spec.name, "title": spec.title, "command": _command(argv),
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "profile": asdict(profile), "methods": methods, "seeds": sorted({r["seed"] for r in records}),

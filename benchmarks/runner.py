@@ -136,9 +136,7 @@ _SETS: dict[tuple[Any, ...], Any] = {}
 def _test_sets(names: tuple[str, ...], data_root: str | None, images: int | None, crop: int | None) -> Any:
     """:func:`load_test_sets`, decoded once per process."""
     key = (names, data_root, images, crop)
-    if key not in _SETS:
-        _SETS[key] = load_test_sets(names, data_root, images, crop)
-    return _SETS[key]
+    return _SETS[key] if key in _SETS else _SETS.setdefault(key, load_test_sets(*key))
 
 
 def _differences(a: dict[str, Any], b: dict[str, Any], prefix: str = "") -> list[str]:
@@ -184,13 +182,6 @@ class History:
         self.evals = json.loads(state["json"])
 
 
-# ---------------------------------------------------------------------------- one job
-def _write_json(path: Path, obj: Any) -> None:
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    tmp.write_text(json.dumps(obj, indent=1))
-    os.replace(tmp, path)
-
-
 def _sync(device: torch.device) -> Any:
     return torch.cuda.synchronize if device.type == "cuda" else None
 
@@ -217,9 +208,9 @@ def run_job(job: Job, progress: Any = None) -> dict[str, Any]:
     """Train (or resume) one method for one seed, evaluate it; returns its record."""
     if job.profile.threads:
         torch.set_num_threads(job.profile.threads)
-    report = progress.put if progress is not None else (lambda msg: None)
+    send = progress.put if progress is not None else (lambda msg: None)
     if job.throughput:  # touches no checkpoint or record
-        return _throughput(job, *build_job(job), report)
+        return _throughput(job, *build_job(job), send)
     name, device = METHODS[job.method], torch.device(job.device)
     folder = Path(job.out) / f"seed{job.seed}" / name
     folder.mkdir(parents=True, exist_ok=True)
@@ -228,7 +219,7 @@ def run_job(job: Job, progress: Any = None) -> dict[str, Any]:
     if job.resume and record_path.is_file():
         record = json.loads(record_path.read_text())
         ConfigGuard(config, record_path).check(record["config"])
-        report(("done", name, job.seed, job.steps, record))
+        send(("done", name, job.seed, job.steps, record))
         return record
     if not job.resume:
         for f in (record_path, ckpt):
@@ -243,13 +234,13 @@ def run_job(job: Job, progress: Any = None) -> dict[str, Any]:
     eval_time = [0.0]
 
     def callback(step: int, stats: Any) -> None:
-        report(("step", name, job.seed, step, steps, stats.outer_loss))
+        send(("step", name, job.seed, step, steps, stats.outer_loss))
         if step in at and not any(e["step"] == step for e in history.evals):
             t0 = time.perf_counter()
             rows = evaluator(dil.model)
             eval_time[0] += time.perf_counter() - t0
             history.evals.append({"step": step, "ge": step * job.ge_per_step, "rows": rows})
-            report(("eval", name, job.seed, step, steps, job.ge_per_step, rows))
+            send(("eval", name, job.seed, step, steps, job.ge_per_step, rows))
 
     res = train(dil, source, steps=steps, scheduler=sched, checkpoint_path=ckpt, checkpoint_every=every,
                 resume=job.resume, callback=callback, sync=_sync(device),
@@ -264,25 +255,25 @@ def run_job(job: Job, progress: Any = None) -> dict[str, Any]:
         "params": sum(p.numel() for p in dil.model.parameters()),
         "final_loss": res.losses[-1] if res.losses else None, "history": history.evals, "final": final["rows"],
     }
-    _write_json(record_path, record)
-    report(("done", name, job.seed, steps, record))
+    report.write_json(record_path, record)
+    send(("done", name, job.seed, steps, record))
     return record
 
 
-def _throughput(job: Job, dil: DILWrapper, source: Any, sched: Any, report: Any) -> dict[str, Any]:
+def _throughput(job: Job, dil: DILWrapper, source: Any, sched: Any, send: Any) -> dict[str, Any]:
     device = torch.device(job.device)
     n = job.max_steps or 20
     train(dil, source, steps=1, sync=_sync(device))  # warm-up: allocator, kernels, autotuning
     if device.type == "cuda":
         torch.cuda.reset_peak_memory_stats(device)
     res = train(dil, source, steps=n, scheduler=sched, sync=_sync(device),
-                callback=lambda s, st: report(("step", METHODS[job.method], job.seed, s, n, st.outer_loss)))
+                callback=lambda s, st: send(("step", METHODS[job.method], job.seed, s, n, st.outer_loss)))
     rec = {"method": METHODS[job.method], "model": job.profile.model, "steps": n, "ge_per_step": job.ge_per_step,
            "params": sum(p.numel() for p in dil.model.parameters()),
            "wall_time_s": res.wall_time_s, "it_per_s": n / res.wall_time_s,
            "ge_per_s": n * job.ge_per_step / res.wall_time_s,
            "peak_memory_gib": torch.cuda.max_memory_allocated(device) / 2**30 if device.type == "cuda" else None}
-    report(("done", rec["method"], job.seed, n, rec))
+    send(("done", rec["method"], job.seed, n, rec))
     return rec
 
 
