@@ -139,6 +139,8 @@ class DILWrapper:
         self.autocast_dtype = autocast_dtype
         self.scaler = grad_scaler if grad_scaler is not None and grad_scaler.is_enabled() else None
 
+        if backend not in ("torch_func", "higher"):  # checked for every variant, before anything is built
+            raise ValueError(f"unknown backend {backend!r}; expected 'torch_func' or 'higher'")
         self.inner_optimizer: torch.optim.Optimizer | None = None
         if self.variant in ("sf", "pf"):
             build = inner_optimizer if inner_optimizer is not None else _adam_inner(self.inner_lr)
@@ -151,8 +153,6 @@ class DILWrapper:
         self.backend = backend
         self.vstep = VirtualStep(kind=virtual_step, lr=self.inner_lr, betas=virtual_betas)
         self._fm = make_functional(self.module, backend) if self.variant in ("ss", "ps") else None
-        if backend not in ("torch_func", "higher"):
-            raise ValueError(f"unknown backend {backend!r}; expected 'torch_func' or 'higher'")
 
     # ------------------------------------------------------------------ helpers
     def _check_inner_steps(self, inner_steps: int | None) -> int:
