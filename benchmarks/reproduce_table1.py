@@ -9,31 +9,12 @@ test photographs when none is). Writes results.json, table1.md and fig1.png to -
     python benchmarks/reproduce_table1.py --profile paper --data-root DIR --train-root DF2K/
     python benchmarks/reproduce_table1.py --profile paper --throughput-only --max-steps 50
 
-See docs/results.md for what the quick profile measured and benchmarks/runner.py for the options.
+The same run from an installed wheel: ``dil-optim reproduce table1 [options]``. The settings live
+in :mod:`dil_optim.training.reproduce.tables`; docs/results.md has what the quick profile measured.
 """
 
-from __future__ import annotations
-
-import sys
-from pathlib import Path
-
-if __package__ in (None, ""):  # run as a script: make `benchmarks` importable from the repo root
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from benchmarks.paper_numbers import TABLE1  # noqa: E402
-from benchmarks.runner import TableSpec, main  # noqa: E402
-
-TABLE1_SPEC = TableSpec(
-    name="table1",
-    title="Table 1 (denoising, unseen noise levels)",
-    kind="awgn",
-    level_key="sigma",
-    train_levels=(5, 10, 15, 20),
-    eval_levels=(15, 20, 30, 40, 50),
-    datasets=("CBSD68", "Kodak24", "McMaster", "Urban100", "Manga109"),
-    paper={k: dict(v) for k, v in TABLE1.items()},
-    figure="fig1",
-)
+from dil_optim.training.reproduce.runner import main
+from dil_optim.training.reproduce.tables import TABLE1_SPEC
 
 if __name__ == "__main__":
     main(TABLE1_SPEC)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from .wrapper import VARIANTS, DILOptimizer, DILWrapper, StepStats
+from .core.wrapper import VARIANTS, DILOptimizer, DILWrapper, StepStats
 
 if TYPE_CHECKING:
     from .augment import ConfounderSet, GaussianNoise, paper_confounders

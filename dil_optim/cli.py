@@ -63,12 +63,12 @@ def _init_distributed(device_name: str) -> tuple[int, int, int | None]:
 
 def cmd_train(args: argparse.Namespace) -> int:
     from .augment import paper_confounders
-    from .checkpoint import CheckpointError
-    from .config import ConfigError, load_config
+    from .training.checkpoint import CheckpointError
+    from .training.config import ConfigError, load_config
     from .data import ImageFolder, PatchSampler, builtin_images
     from .models import build_model
-    from .train import ConfounderBatchSource, batch_mode, train
-    from .wrapper import DILWrapper
+    from .training.train import ConfounderBatchSource, batch_mode, train
+    from .core.wrapper import DILWrapper
 
     try:
         cfg = load_config(args.config)
@@ -131,10 +131,10 @@ _FAMILY = {"denoise": "awgn", "deblur": "blur"}
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
-    from .checkpoint import CheckpointError
-    from .evaluation import Evaluator, load_test_sets
+    from .training.checkpoint import CheckpointError
+    from .training.evaluation import Evaluator, load_test_sets
     from .models import build_model
-    from .train import load_checkpoint
+    from .training.train import load_checkpoint
 
     try:
         state = load_checkpoint(args.checkpoint)
@@ -168,25 +168,32 @@ def cmd_eval(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_reproduce(args: argparse.Namespace, rest: list[str]) -> int:
-    """Run ``benchmarks/reproduce_<table>.py`` of the source checkout with the remaining options."""
-    import runpy
+def cmd_reproduce(table: str, rest: list[str]) -> int:
+    """Run one of the paper's tables (:mod:`dil_optim.training.reproduce`) with the remaining options."""
+    from .training.reproduce.runner import main as run_table
+    from .training.reproduce.tables import TABLES
 
-    script = Path(__file__).resolve().parents[1] / "benchmarks" / f"reproduce_{args.table}.py"
-    if not script.is_file():
-        print(f"error: {script} not found: `dil-optim reproduce` runs the benchmark scripts of a source "
-              "checkout (git clone the project, then pip install -e .)", file=sys.stderr)
-        return 2
-    sys.argv = [str(script), *rest]
-    runpy.run_path(str(script), run_name="__main__")
+    run_table(TABLES[table], rest, prog=f"dil-optim reproduce {table}")
     return 0
+
+
+def _reproduce_help() -> str:
+    from .training.reproduce.runner import PROFILES
+    from .training.reproduce.tables import TABLES
+
+    lines = ["tables (dil-optim reproduce TABLE --help lists a table's options):"]
+    lines += [f"  {name:8s} {spec.title}" for name, spec in TABLES.items()]
+    lines += ["profiles (--profile NAME):"]
+    lines += [f"  {p.name:8s} {p.model}, {p.patch_size}x{p.patch_size} patches, batch {p.batch_size}, "
+              f"{p.budget_ge:,} ge per method" for p in PROFILES.values()]
+    return "\n".join(lines)
 
 
 def build_parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(prog="dil-optim", description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = ap.add_subparsers(dest="command", required=True)
-    tr = sub.add_parser("train", help="train one model from a TOML configuration (see dil_optim.config)")
+    tr = sub.add_parser("train", help="train one model from a TOML configuration (see dil_optim.training.config)")
     tr.add_argument("--config", required=True, help="the run's TOML file")
     tr.add_argument("--resume", action="store_true", help="continue from the checkpoint in [output] dir")
     tr.set_defaults(func=cmd_train)
@@ -199,18 +206,23 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--images", type=int, default=None, help="only the first K images of each set")
     ev.add_argument("--device", default="auto")
     ev.set_defaults(func=cmd_eval)
-    rp = sub.add_parser("reproduce", help="run a table's benchmark script (options pass through)",
-                        add_help=False)
-    rp.add_argument("table", choices=["table1"])
-    rp.set_defaults(func=cmd_reproduce)
+    from .training.reproduce.tables import TABLES
+
+    rp = sub.add_parser("reproduce", help="reproduce one of the paper's tables (options pass through)",
+                        epilog=_reproduce_help(), formatter_class=argparse.RawDescriptionHelpFormatter)
+    rp.add_argument("table", choices=sorted(TABLES))
     return ap
 
 
 def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if len(argv) >= 2 and argv[0] == "reproduce" and not argv[1].startswith("-"):
+        from .training.reproduce.tables import TABLES
+
+        if argv[1] in TABLES:  # the table's own parser reads (and --help lists) the rest
+            return cmd_reproduce(argv[1], argv[2:])
     args, rest = build_parser().parse_known_args(argv)
-    if args.func is cmd_reproduce:
-        return cmd_reproduce(args, rest)
     if rest:
         print(f"error: unrecognized arguments: {' '.join(rest)}", file=sys.stderr)
         return 2

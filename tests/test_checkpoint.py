@@ -8,8 +8,8 @@ import signal
 import pytest
 import torch
 
-from dil_optim.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
-from dil_optim.interrupt import StopRequest
+from dil_optim.training.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
+from dil_optim.training.interrupt import StopRequest
 
 
 def _state():

@@ -13,7 +13,7 @@ import pytest
 import torch
 
 from dil_optim.cli import main
-from dil_optim.train import load_checkpoint
+from dil_optim.training.train import load_checkpoint
 
 ROOT = Path(__file__).resolve().parents[1]
 

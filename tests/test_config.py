@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from dil_optim.config import ConfigError, load_config, parse_config
+from dil_optim.training.config import ConfigError, load_config, parse_config
 
 
 def test_minimal_config_gets_defaults():

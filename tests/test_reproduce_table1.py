@@ -17,10 +17,10 @@ from PIL import Image
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from benchmarks import report, runner  # noqa: E402
-from dil_optim.evaluation import Evaluator, centre_crop, load_test_sets  # noqa: E402
-from benchmarks.paper_numbers import TABLE1  # noqa: E402
-from benchmarks.reproduce_table1 import TABLE1_SPEC  # noqa: E402
+from dil_optim.training.reproduce import report, runner  # noqa: E402
+from dil_optim.training.evaluation import Evaluator, centre_crop, load_test_sets  # noqa: E402
+from dil_optim.training.reproduce.paper_numbers import TABLE1  # noqa: E402
+from dil_optim.training.reproduce.tables import TABLE1_SPEC  # noqa: E402
 from dil_optim.augment import paper_confounders  # noqa: E402
 from dil_optim.metrics import psnr  # noqa: E402
 
@@ -247,7 +247,7 @@ class _Collect:
 
 
 def test_worker_pool_keeps_order_forwards_progress_and_fails_fast():
-    from benchmarks.pool import run_parallel
+    from dil_optim.training.reproduce.pool import run_parallel
     from pool_helpers import square  # a module without torch: the spawned workers start fast
 
     got = _Collect()

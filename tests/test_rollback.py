@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import torch
 
-from dil_optim.rollback import Rollback
+from dil_optim.core.rollback import Rollback
 
 
 def test_restores_params_buffers_optimizer_and_generator():

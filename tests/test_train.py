@@ -1,4 +1,4 @@
-"""dil_optim.train: batch sources per variant, compute accounting, atomic checkpoints, exact resume."""
+"""dil_optim.training.train: batch sources per variant, compute accounting, atomic checkpoints, exact resume."""
 
 from __future__ import annotations
 
@@ -9,10 +9,11 @@ import pytest
 import torch
 from torch import nn
 
-from dil_optim import DILWrapper, checkpoint
+from dil_optim import DILWrapper
+from dil_optim.training import checkpoint
 from dil_optim.augment import ConfounderSet, GaussianNoise
 from dil_optim.data import PatchSampler
-from dil_optim.train import (CHECKPOINT_FORMAT, ConfounderBatchSource, batch_mode, ge_per_step,
+from dil_optim.training.train import (CHECKPOINT_FORMAT, ConfounderBatchSource, batch_mode, ge_per_step,
                              load_checkpoint, save_checkpoint, train)
 
 SIGMAS = (5, 10, 15, 20)

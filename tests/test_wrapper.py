@@ -180,7 +180,7 @@ def test_unknown_variant_and_options():
 
 def test_missing_higher_names_the_extra(monkeypatch):
     monkeypatch.setitem(sys.modules, "higher", None)
-    monkeypatch.delitem(sys.modules, "dil_optim.backends.higher", raising=False)
+    monkeypatch.delitem(sys.modules, "dil_optim.core.backends.higher", raising=False)
     model = small_convnet()
     with pytest.raises(ImportError, match=r"dil-optim\[higher\]"):
         DILWrapper(model, torch.optim.Adam(model.parameters()), variant="ps", backend="higher")

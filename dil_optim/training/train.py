@@ -10,7 +10,7 @@ Three pieces:
   after each step, and writes checkpoints atomically; ``resume=True`` continues a killed run to
   bitwise the same numbers (on CPU; on CUDA up to the determinism of its kernels).
 - :func:`save_checkpoint` / :func:`load_checkpoint`: the training state in the verified, atomic
-  file of :mod:`dil_optim.checkpoint` (plain tensors and containers, read back with
+  file of :mod:`dil_optim.training.checkpoint` (plain tensors and containers, read back with
   ``torch.load(weights_only=True)``).
 
 Compute is counted in *gradient evaluations* (ge): one forward + backward pass over a batch of
@@ -31,14 +31,14 @@ import torch
 
 from . import checkpoint
 from .interrupt import StopRequest
-from .wrapper import DILWrapper, StepStats, _normalise_variant
+from ..core.wrapper import DILWrapper, StepStats, _normalise_variant
 
 __all__ = ["BatchSource", "ConfounderBatchSource", "Stateful", "TrainResult", "batch_mode",
            "ge_per_step", "load_checkpoint", "save_checkpoint", "train", "CHECKPOINT_FORMAT"]
 
 logger = logging.getLogger(__name__)
 
-CHECKPOINT_FORMAT = "dil_optim.train/1"
+CHECKPOINT_FORMAT = "dil_optim.train/1"  # the format name of 0.1.0: its checkpoints keep loading
 
 Batch = Any
 
@@ -146,14 +146,14 @@ class TrainResult:
 
 def save_checkpoint(path: str | os.PathLike[str], state: Mapping[str, Any]) -> None:
     """Write a training checkpoint: atomically, with a SHA-256 of its payload
-    (see :mod:`dil_optim.checkpoint`)."""
+    (see :mod:`dil_optim.training.checkpoint`)."""
     checkpoint.save_checkpoint(dict(state), path)
 
 
 def load_checkpoint(path: str | os.PathLike[str], map_location: Any = "cpu") -> dict[str, Any]:
     """Read a checkpoint written by :func:`train`, verified and with ``weights_only=True``.
 
-    Raises ``FileNotFoundError`` (no file), :class:`~dil_optim.checkpoint.CheckpointError`
+    Raises ``FileNotFoundError`` (no file), :class:`~dil_optim.training.checkpoint.CheckpointError`
     (truncated, altered, not a checkpoint file) or ``ValueError`` (another format).
     """
     path = Path(path)

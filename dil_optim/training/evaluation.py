@@ -17,9 +17,9 @@ from typing import Any
 import torch
 from torch import nn
 
-from .augment import GaussianBlur, GaussianNoise
-from .data import ImageFolder, TestSet, TestSetError, builtin_images
-from .metrics import psnr, ssim
+from ..augment import GaussianBlur, GaussianNoise
+from ..data import ImageFolder, TestSet, TestSetError, builtin_images
+from ..metrics import psnr, ssim
 
 logger = logging.getLogger(__name__)
 

@@ -2,12 +2,12 @@
 
 A table script (``reproduce_table1.py``, ...) holds only a :class:`TableSpec` and calls
 :func:`main`. For each seed and method the runner trains one model with
-:func:`dil_optim.train.train` under an equal compute budget (gradient evaluations, ge: one
-forward + backward pass of a batch of B patches; see :func:`dil_optim.train.ge_per_step`),
+:func:`dil_optim.training.train.train` under an equal compute budget (gradient evaluations, ge: one
+forward + backward pass of a batch of B patches; see :func:`dil_optim.training.train.ge_per_step`),
 evaluates it along the way and at the end on the test sets with noise seeded per image (every
-method sees identical noisy test images; :mod:`dil_optim.evaluation`), and hands the records
-to :mod:`benchmarks.report`, which writes ``results.json``, the table and the figure. Jobs run
-in worker processes (:mod:`benchmarks.pool`) on CPU, in this process on a GPU.
+method sees identical noisy test images; :mod:`dil_optim.training.evaluation`), and hands the records
+to :mod:`dil_optim.training.reproduce.report`, which writes ``results.json``, the table and the figure. Jobs run
+in worker processes (:mod:`dil_optim.training.reproduce.pool`) on CPU, in this process on a GPU.
 """
 
 from __future__ import annotations
@@ -27,13 +27,13 @@ from torch import nn
 from dil_optim import DILWrapper
 from dil_optim.augment import ConfounderSet
 from dil_optim.data import PatchSampler
-from dil_optim.evaluation import DEGRADATIONS, Evaluator, load_test_sets, train_images
+from dil_optim.training.evaluation import DEGRADATIONS, Evaluator, load_test_sets, train_images
 from dil_optim.models import build_model
-from dil_optim.train import ConfounderBatchSource, batch_mode, ge_per_step, train
+from dil_optim.training.train import ConfounderBatchSource, batch_mode, ge_per_step, train
 
 from . import pool, report
 
-logger = logging.getLogger("benchmarks.runner")
+logger = logging.getLogger("dil_optim.training.reproduce.runner")
 
 METHODS = {"erm": "ERM", "sf": "DIL_sf", "pf": "DIL_pf", "ss": "DIL_ss", "ps": "DIL_ps"}
 # wall time per ge relative to ERM (dncnn, 32x32 patches, one CPU thread): orders the jobs, longest first
@@ -278,9 +278,9 @@ def _throughput(job: Job, dil: DILWrapper, source: Any, sched: Any, send: Any) -
 
 
 # ---------------------------------------------------------------------------- command line
-def parse_args(spec: TableSpec, argv: list[str] | None = None) -> argparse.Namespace:
+def parse_args(spec: TableSpec, argv: list[str] | None = None, prog: str | None = None) -> argparse.Namespace:
     key = spec.level_key
-    ap = argparse.ArgumentParser(description=f"Reproduce {spec.title}. Quick CPU profile by default.")
+    ap = argparse.ArgumentParser(prog=prog, description=f"Reproduce {spec.title}. Quick CPU profile by default.")
     ap.add_argument("--profile", choices=sorted(PROFILES), default="quick")
     ap.add_argument("--methods", nargs="+", default=list(METHODS), metavar="M",
                     help="erm sf pf ss ps (or ERM DIL_sf ...); default all five")
@@ -358,9 +358,9 @@ def run_jobs(jobs: list[Job], workers: int, progress: report.Progress) -> list[d
     return [done[i] for i in range(len(jobs))]
 
 
-def main(spec: TableSpec, argv: list[str] | None = None) -> Path:
+def main(spec: TableSpec, argv: list[str] | None = None, prog: str | None = None) -> Path:
     """Run a table end to end; returns the output folder."""
-    args = parse_args(spec, argv)
+    args = parse_args(spec, argv, prog)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     if int(os.environ.get("WORLD_SIZE", "1")) > 1:
         raise SystemExit("multi-GPU training (torchrun) is not wired into the runner yet: run on one device")
