@@ -76,6 +76,45 @@ class VirtualStep:
         return (m / (1.0 - b1**t)) / (root + self.eps)
 
     @torch.no_grad()
+    def direction_vjp(self, grads: dict[str, torch.Tensor], cotangent: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        """``U'(g) * w``: the cotangent pulled back through the step's direction ``U(g)``.
+
+        phi = theta - lr * U(g) with U the identity (``"sgd"``) or Adam's direction, which acts
+        coordinate-wise on g (its moments and step count are constants), so its Jacobian is
+        the diagonal ``U'(g)``:
+
+            m = b1 m0 + (1 - b1) g,  v = b2 v0 + (1 - b2) g^2,  r = sqrt(v / c2),  c_i = 1 - b_i^t
+            U = (m / c1) / (r + eps)
+            U' = (1 - b1) / (c1 (r + eps)) - (m / c1) / (r + eps)^2 * (1 - b2) g / (c2 r)
+
+        where v = 0 the second term is 0, as in :meth:`apply` (whose sqrt is guarded there).
+        ``grads`` (detached, the g of :meth:`apply`) and ``cotangent`` share names and shapes;
+        the result is detached, one tensor per name.
+        """
+        if self.kind == "sgd":
+            return {k: cotangent[k].detach() for k in grads}
+        b1, b2 = self.betas
+        t = self.t + 1
+        c1, c2 = 1.0 - b1**t, 1.0 - b2**t
+        out: dict[str, torch.Tensor] = {}
+        for keys in _groups(grads):
+            g, w = _flat(grads, keys).detach(), _flat(cotangent, keys).detach()
+            if all(k in self.exp_avg for k in keys):
+                m = b1 * _flat(self.exp_avg, keys) + (1.0 - b1) * g
+                v = b2 * _flat(self.exp_avg_sq, keys) + (1.0 - b2) * g * g
+            else:
+                m, v = (1.0 - b1) * g, (1.0 - b2) * g * g
+            v_hat = v / c2
+            positive = v_hat > 0
+            root = torch.where(positive, torch.where(positive, v_hat, torch.ones_like(v_hat)).sqrt(), 0.0)
+            den = root + self.eps
+            d_root = torch.where(positive, (1.0 - b2) * g / (c2 * torch.where(positive, root, 1.0)), 0.0)
+            diag = (1.0 - b1) / (c1 * den) - (m / c1) / (den * den) * d_root
+            for k, part in zip(keys, (diag * w).split([grads[k].numel() for k in keys])):
+                out[k] = part.view_as(grads[k])
+        return out
+
+    @torch.no_grad()
     def commit(self, grads: dict[str, torch.Tensor]) -> None:
         """Advance the moments with the detached gradient of a successful outer step."""
         self.t += 1

@@ -17,14 +17,17 @@ from .distributed import Comm
 from .first_order import inner_loop, reptile_gradients
 from .rollback import Rollback
 from .second_order import parallel_second_order, serial_second_order
+from .second_order_hvp import batch_coupled, parallel_second_order_hvp, serial_second_order_hvp
+from .second_order_vmap import serial_second_order_vmap
 from .stats import StepStats, finite, non_finite_message, total_norm
 from .virtual_step import VirtualStep
 
-__all__ = ["DILWrapper", "DILOptimizer", "StepStats", "VARIANTS"]
+__all__ = ["DILWrapper", "DILOptimizer", "StepStats", "VARIANTS", "SECOND_ORDER_MODES"]
 
 logger = logging.getLogger(__name__)
 
 VARIANTS = ("erm", "sf", "pf", "ss", "ps")
+SECOND_ORDER_MODES = ("graph", "hvp", "vmap")
 _STATE_VERSION = 1
 
 
@@ -60,6 +63,12 @@ class DILWrapper:
         backend: ``"torch_func"`` (default) or ``"higher"`` for the second-order variants.
         virtual_step: ``"adam"`` (default) or ``"sgd"`` (Eq. 3/5) for the second-order variants.
         virtual_betas: Adam betas of the virtual step (the paper: the same as ERM's, (0.9, 0.999)).
+        second_order: how DIL_ss/DIL_ps get their outer gradient, all with the same numbers (to
+            round-off): ``"graph"`` (default: backward through the kept double-backward graph),
+            ``"hvp"`` (query gradient plus one Hessian-vector product per confounder batch, one
+            batch's graph at a time: less memory, every inner batch runs twice), ``"vmap"``
+            (DIL_ss only, torch_func backend, single process: the n branches vectorised with
+            ``torch.func.vmap``). See docs/variants.md, "Second-order modes".
         shuffle: visit the confounders of DIL_sf in a seeded random order each outer step.
         generator: the ``torch.Generator`` for that order (its state is in :meth:`state_dict`).
         forward_fn: ``forward_fn(model, batch) -> (output, target)`` for batches that are not
@@ -96,6 +105,7 @@ class DILWrapper:
         backend: str = "torch_func",
         virtual_step: str = "adam",
         virtual_betas: tuple[float, float] = (0.9, 0.999),
+        second_order: str = "graph",
         shuffle: bool = True,
         generator: torch.Generator | None = None,
         forward_fn: ForwardFn | None = None,
@@ -151,6 +161,8 @@ class DILWrapper:
                 "uses virtual_step='adam' | 'sgd'"
             )
         self.backend = backend
+        self.second_order = self._check_second_order(second_order, backend)
+        self._told_coupled = False
         self.vstep = VirtualStep(kind=virtual_step, lr=self.inner_lr, betas=virtual_betas)
         self._fm = make_functional(self.module, backend) if self.variant in ("ss", "ps") else None
 
@@ -164,6 +176,22 @@ class DILWrapper:
         if int(inner_steps) != inner_steps or inner_steps < 1:
             raise ValueError(f"inner_steps must be a positive integer, got {inner_steps!r}")
         return int(inner_steps)
+
+    def _check_second_order(self, mode: str, backend: str) -> str:
+        if mode not in SECOND_ORDER_MODES:
+            raise ValueError(f"unknown second_order {mode!r}; expected one of {', '.join(map(repr, SECOND_ORDER_MODES))}")
+        if mode != "graph" and self.variant not in ("ss", "ps"):
+            raise ValueError(f"second_order={mode!r} applies to DIL_ss and DIL_ps only, not to variant {self.variant!r}")
+        if mode == "vmap":
+            if self.variant != "ss":
+                raise ValueError("second_order='vmap' vectorises DIL_ss's n independent branches; DIL_ps has one "
+                                 "(use 'graph' or 'hvp')")
+            if backend != "torch_func":
+                raise ValueError(f"second_order='vmap' needs backend='torch_func' (torch.func.vmap), not {backend!r}")
+            if self.comm.active:
+                raise ValueError("second_order='vmap' cannot run under torch.distributed: the inner gradient's "
+                                 "all-reduce cannot run inside vmap (use 'graph' or 'hvp')")
+        return mode
 
     def _named_trainable(self) -> dict[str, nn.Parameter]:
         return {k: p for k, p in self.module.named_parameters() if p.requires_grad}
@@ -294,8 +322,20 @@ class DILWrapper:
             return losses, torch.stack(losses).mean(), grads, None
 
         assert self._fm is not None
-        fn = parallel_second_order if self.variant == "ps" else serial_second_order
-        res = fn(self._fm, dict(named), batches, query, self._losses, self.vstep, self.comm.mean, self._scaled)
+        args = (dict(named), batches, query, self._losses, self.vstep)
+        if self.second_order == "vmap":
+            res = serial_second_order_vmap(self.module, *args, self._scaled)
+        elif self.second_order == "hvp" and self.variant == "ps":
+            split = not (self._typed and batch_coupled(self.module))  # concatenated forward + BatchNorm: together
+            if not split and not self._told_coupled:
+                logger.info("second_order='hvp': the model has BatchNorm using batch statistics, so DIL_ps's "
+                            "inner batches stay concatenated (one HVP over all of them) to match 'graph'")
+                self._told_coupled = True
+            res = parallel_second_order_hvp(self._fm, *args, self.comm.mean, self._scaled, split=split)
+        else:
+            fn = {("ps", "graph"): parallel_second_order, ("ss", "graph"): serial_second_order,
+                  ("ss", "hvp"): serial_second_order_hvp}[(self.variant, self.second_order)]
+            res = fn(self._fm, *args, self.comm.mean, self._scaled)
         self.comm.mean_(list(res.grads.values()))
         for k, p in named.items():
             p.grad = res.grads[k]
@@ -313,6 +353,7 @@ class DILWrapper:
             "generator": self.generator.get_state(),
             "inner_optimizer": None if self.inner_optimizer is None else self.inner_optimizer.state_dict(),
             "virtual_step": self.vstep.state_dict(),
+            "second_order": self.second_order,  # informational: every mode gives the same numbers
         }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
