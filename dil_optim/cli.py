@@ -12,12 +12,13 @@ import argparse
 import logging
 import os
 import sys
-from pathlib import Path
 from typing import Any
 
 import torch
 
-__all__ = ["main"]
+from .training.preflight import UsageError
+
+__all__ = ["main", "UsageError"]
 
 logger = logging.getLogger("dil_optim.cli")
 
@@ -25,25 +26,41 @@ logger = logging.getLogger("dil_optim.cli")
 def _device(name: str, local_rank: int | None) -> torch.device:
     if name == "auto":
         name = "cuda" if torch.cuda.is_available() else "cpu"
-    device = torch.device(name)
+    try:
+        device = torch.device(name)
+    except (RuntimeError, ValueError):
+        raise UsageError(f"device {name!r} is not a device; use auto, cpu, cuda, cuda:N or mps") from None
     if device.type == "cuda" and local_rank is not None:
         device = torch.device("cuda", local_rank)
     if device.type == "cuda" and not torch.cuda.is_available():
-        raise SystemExit(f"error: device {name!r} requested but CUDA is not available")
+        raise UsageError(f"device {name!r} requested but CUDA is not available; use device \"cpu\" or \"auto\"")
+    if device.type == "cuda" and device.index is not None and device.index >= torch.cuda.device_count():
+        raise UsageError(f"device {name!r}: this machine has {torch.cuda.device_count()} CUDA device(s); "
+                         "use cuda:0 .. cuda:N-1 or \"auto\"")
+    if device.type == "mps" and not torch.backends.mps.is_available():
+        raise UsageError(f"device {name!r} requested but MPS is not available; use device \"cpu\" or \"auto\"")
     return device
 
 
 class _ConfigState:
-    """Carries the run configuration inside every checkpoint (for ``dil-optim eval``)."""
+    """Carries the run configuration inside every checkpoint (for ``dil-optim eval`` and resume).
 
-    def __init__(self, config: dict[str, Any]) -> None:
+    On resume the checkpoint's configuration is not taken back: the new one (already checked to
+    differ only in keys of :data:`~dil_optim.training.preflight.SAFE_ON_RESUME`) stays, and
+    ``pending`` (those changes) is appended to the record ``config["resume_history"]``.
+    """
+
+    def __init__(self, config: dict[str, Any], pending: list[dict[str, Any]] | None = None) -> None:
         self.config = config
+        self.history: list[dict[str, Any]] = []
+        self.pending = list(pending or [])
 
     def state_dict(self) -> dict[str, Any]:
-        return self.config
+        return {**self.config, "resume_history": self.history}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
-        self.config = state
+        self.history = [*state.get("resume_history", []), *self.pending]
+        self.pending = []
 
 
 def _init_distributed(device_name: str) -> tuple[int, int, int | None]:
@@ -62,26 +79,69 @@ def _init_distributed(device_name: str) -> tuple[int, int, int | None]:
 
 
 def cmd_train(args: argparse.Namespace) -> int:
+    """``dil-optim train``: every user error is found before the first step (:class:`UsageError`)."""
     from .augment import paper_confounders
-    from .training.checkpoint import CheckpointError
-    from .training.config import ConfigError, load_config
+    from .core.wrapper import DILWrapper
     from .data import ImageFolder, PatchSampler, builtin_images
     from .models import build_model
-    from .training.train import ConfounderBatchSource, batch_mode, train
-    from .core.wrapper import DILWrapper
+    from .training import preflight
+    from .training.checkpoint import CheckpointError
+    from .training.config import ConfigError, load_config
+    from .training.train import ConfounderBatchSource, batch_mode, load_checkpoint, train
 
     try:
         cfg = load_config(args.config)
     except (ConfigError, FileNotFoundError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+        raise UsageError(str(exc)) from None
     if cfg.task in ("realsr", "realsr2") and cfg.model.overrides.get("scale", 1) != 4:
-        print(f"error: task {cfg.task!r} maps x4 low-resolution inputs to high-resolution targets; "
-              "set [model] overrides = { scale = 4 }", file=sys.stderr)
-        return 2
-    rank, world, local_rank = _init_distributed(cfg.train.device)
-    device = _device(cfg.train.device, local_rank)
-    t = cfg.train
+        raise UsageError(f"task {cfg.task!r} maps x4 low-resolution inputs to high-resolution targets; "
+                         "set [model] overrides = { scale = 4 }")
+    t, d = cfg.train, cfg.dil
+    _device(t.device, None)  # a bad or absent device is found before torch.distributed starts
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    rank_env = int(os.environ.get("RANK", "0"))
+    out = preflight.check_output_dir(cfg.output.dir)
+    ckpt = out / ("checkpoint.pt" if world <= 1 else f"checkpoint-rank{rank_env}.pt")
+    preflight.check_checkpoint_target(ckpt, resume=args.resume, overwrite=args.overwrite)
+    pending: list[dict[str, Any]] = []
+    if args.resume:
+        try:
+            previous = load_checkpoint(ckpt)
+        except (FileNotFoundError, CheckpointError, ValueError) as exc:
+            raise UsageError(f"cannot resume: {exc}") from None
+        old = previous.get("extra", {}).get("config")
+        if not isinstance(old, dict):
+            raise UsageError(f"cannot resume: {ckpt} carries no run configuration (not written by dil-optim "
+                             "train); use --overwrite to start a new run there")
+        unsafe, safe = preflight.config_changes(old, cfg.to_dict())
+        if unsafe:
+            raise UsageError(f"cannot resume {ckpt}: the configuration changed in {', '.join(unsafe)} "
+                             f"({preflight.describe_changes(unsafe)}); restore those values, or --overwrite to "
+                             f"start over (safe to change: {', '.join(preflight.SAFE_ON_RESUME)})")
+        if int(previous["step"]) > t.steps:
+            raise UsageError(f"cannot resume: {ckpt} is at step {previous['step']}, past train.steps = {t.steps}; "
+                             f"set train.steps >= {previous['step']}")
+        if safe:
+            logger.info("resuming with changed %s", preflight.describe_changes(safe))
+            pending = [{"step": int(previous["step"]), "key": k, "old": a, "new": b} for k, (a, b) in safe.items()]
+        del previous
+    try:
+        images = ImageFolder(cfg.data.train_root, recursive=True) if cfg.data.train_root else builtin_images("train")
+    except ImportError as exc:
+        raise UsageError(f"{exc}; or set [data] train_root to a folder of clean training images") from None
+    except (FileNotFoundError, ValueError) as exc:
+        raise UsageError(f"data.train_root: {exc}; set [data] train_root to a folder of clean images") from None
+    try:
+        PatchSampler(images, t.patch_size, t.batch_size, seed=t.seed)
+    except (TypeError, ValueError) as exc:
+        raise UsageError(f"training images: {exc}; lower train.patch_size or add larger images") from None
+    try:
+        build_model(cfg.model.name, **cfg.model.overrides)
+    except (TypeError, ValueError) as exc:
+        raise UsageError(f"model.overrides: {exc}") from None
+
+    rank, world, local_rank = _init_distributed(t.device)
+    device = _device(t.device, local_rank)
     torch.manual_seed(t.seed)  # the same initial weights on every rank
     model = build_model(cfg.model.name, **cfg.model.overrides).to(device)
     net: torch.nn.Module = model
@@ -92,17 +152,20 @@ def cmd_train(args: argparse.Namespace) -> int:
     optimizer = torch.optim.Adam(model.parameters(), lr=t.lr)
     scheduler = torch.optim.lr_scheduler.MultiStepLR(optimizer, milestones=t.milestones, gamma=t.gamma)
     precision = {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}[t.precision]
+    if precision == torch.float16 and device.type != "cuda":
+        raise UsageError(f"train.precision = \"fp16\" needs a CUDA device, this run is on {device}; use \"bf16\" "
+                         "or \"fp32\"")
     scaler = torch.amp.GradScaler(device.type) if precision == torch.float16 else None
-    d = cfg.dil
-    dil = DILWrapper(net, optimizer, torch.nn.L1Loss(), d.variant, inner_lr=d.inner_lr, inner_steps=d.inner_steps,
-                     backend=d.backend, virtual_step=d.virtual_step, ddp_mode=d.ddp_mode,
-                     generator=torch.Generator().manual_seed(t.seed), autocast_dtype=precision, grad_scaler=scaler)
-    images = ImageFolder(cfg.data.train_root, recursive=True) if cfg.data.train_root else builtin_images("train")
+    try:
+        dil = DILWrapper(net, optimizer, torch.nn.L1Loss(), d.variant, inner_lr=d.inner_lr,
+                         inner_steps=d.inner_steps, backend=d.backend, virtual_step=d.virtual_step,
+                         ddp_mode=d.ddp_mode, generator=torch.Generator().manual_seed(t.seed),
+                         autocast_dtype=precision, grad_scaler=scaler)
+    except (ImportError, TypeError, ValueError) as exc:
+        raise UsageError(f"[dil]: {exc}") from None
     sampler = PatchSampler(images, t.patch_size, t.batch_size, seed=t.seed + 1000 * rank, device=device)
     confounders, _ = paper_confounders(cfg.task)
     source = ConfounderBatchSource(sampler, confounders, batch_mode(d.variant), seed=t.seed + 1000 * rank + 1)
-    out = Path(cfg.output.dir)
-    ckpt = out / ("checkpoint.pt" if world == 1 else f"checkpoint-rank{rank}.pt")
 
     def log(step: int, stats: Any) -> None:
         if rank == 0 and (step % max(1, t.steps // 20) == 0 or step == t.steps):
@@ -112,10 +175,9 @@ def cmd_train(args: argparse.Namespace) -> int:
     try:
         result = train(dil, source, steps=t.steps, scheduler=scheduler, checkpoint_path=ckpt,
                        checkpoint_every=t.checkpoint_every, resume=args.resume, callback=log,
-                       stateful={"config": _ConfigState(cfg.to_dict())})
-    except (CheckpointError, ValueError) as exc:  # a bad checkpoint to resume from: touch nothing
-        print(f"error: cannot resume: {exc}", file=sys.stderr)
-        return 2
+                       stateful={"config": _ConfigState(cfg.to_dict(), pending)})
+    except (CheckpointError, ValueError) as exc:  # a checkpoint that does not fit this run: touch nothing
+        raise UsageError(f"cannot resume: {exc}") from None
     if rank == 0 and result.interrupted:
         logger.info("interrupted at step %d of %d; continue with --resume (checkpoint: %s)", result.step, t.steps, ckpt)
     elif rank == 0:
@@ -131,35 +193,40 @@ _FAMILY = {"denoise": "awgn", "deblur": "blur"}
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
+    import math
+
+    from .models import build_model
     from .training.checkpoint import CheckpointError
     from .training.evaluation import Evaluator, load_test_sets
-    from .models import build_model
     from .training.train import load_checkpoint
 
+    bad = [s for s in args.sigma if not (math.isfinite(s) and s >= 0)]
+    if bad:
+        raise UsageError(f"--sigma {bad[0]:g}: a level must be a finite number >= 0 (AWGN sigma on the 0-255 scale, "
+                         "or blur sigma in pixels)")
+    if args.images is not None and args.images < 1:
+        raise UsageError(f"--images {args.images}: give a positive number of images per set, or leave it out")
+    device = _device(args.device, None)
     try:
         state = load_checkpoint(args.checkpoint)
     except (FileNotFoundError, CheckpointError, ValueError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+        raise UsageError(f"{exc}; pass the checkpoint.pt that dil-optim train wrote") from None
     config = state.get("extra", {}).get("config")
-    if config is None:
-        print(f"error: {args.checkpoint} carries no run configuration (not written by dil-optim train)",
-              file=sys.stderr)
-        return 2
+    if not isinstance(config, dict):
+        raise UsageError(f"{args.checkpoint} carries no run configuration (not written by dil-optim train); "
+                         "pass the checkpoint.pt that dil-optim train wrote")
     family = _FAMILY.get(config["task"])
     if family is None:
-        print(f"error: dil-optim eval scores denoising and deblurring runs; this run's task is "
-              f"{config['task']!r}", file=sys.stderr)
-        return 2
-    device = _device(args.device, None)
+        raise UsageError(f"dil-optim eval scores denoising and deblurring runs; this run's task is "
+                         f"{config['task']!r}")
     model = build_model(config["model"]["name"], **config["model"]["overrides"])
     model.load_state_dict(state["model"])
     model.to(device)
     sets, absent = load_test_sets(tuple(args.set), args.data_root, args.images, None)
     if absent:
-        print(f"error: test set(s) not found or not verified: {', '.join(absent)} (see the log above; "
-              "--data-root, $DIL_OPTIM_DATA or ~/.cache/dil_optim/datasets)", file=sys.stderr)
-        return 2
+        raise UsageError(f"test set(s) not found or not verified: {', '.join(absent)} (see the log above); "
+                         "fetch them with python -m dil_optim.data.downloader NAME --data-root DIR, or pass "
+                         "--data-root / set $DIL_OPTIM_DATA")
     rows = Evaluator(sets, family, tuple(args.sigma), str(device))(model)
     label = "sigma" if family == "awgn" else "blur sigma"
     for r in rows:
@@ -195,7 +262,11 @@ def build_parser() -> argparse.ArgumentParser:
     sub = ap.add_subparsers(dest="command", required=True)
     tr = sub.add_parser("train", help="train one model from a TOML configuration (see dil_optim.training.config)")
     tr.add_argument("--config", required=True, help="the run's TOML file")
-    tr.add_argument("--resume", action="store_true", help="continue from the checkpoint in [output] dir")
+    tr.add_argument("--resume", action="store_true",
+                    help="continue the run whose checkpoint is in [output] dir (it must exist; changed keys other "
+                         "than train.steps, train.checkpoint_every, train.device, output.dir are refused)")
+    tr.add_argument("--overwrite", action="store_true",
+                    help="start a new run even if [output] dir holds a checkpoint (it is replaced)")
     tr.set_defaults(func=cmd_train)
     ev = sub.add_parser("eval", help="PSNR/SSIM of a checkpoint on test sets at given distortion levels")
     ev.add_argument("--checkpoint", required=True)
@@ -226,7 +297,11 @@ def main(argv: list[str] | None = None) -> int:
     if rest:
         print(f"error: unrecognized arguments: {' '.join(rest)}", file=sys.stderr)
         return 2
-    return int(args.func(args))
+    try:
+        return int(args.func(args))
+    except UsageError as exc:  # a user error: one line, no traceback
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

@@ -14,6 +14,8 @@ import json
 import logging
 import os
 import tempfile
+import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -43,20 +45,102 @@ def pixels_sha256(image: torch.Tensor) -> str:
     return hashlib.sha256(image.permute(1, 2, 0).contiguous().numpy().tobytes()).hexdigest()
 
 
-def write_atomic(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` through a temporary file in the same folder and ``os.replace``."""
+_TMP_SUFFIX = ".tmp"
+_STALE_AFTER_S = 3600.0  # a temporary file of a writer that is not running, or this old, is a leftover
+
+
+def _temp_prefix(path: Path) -> str:
+    """``.<name>.<pid>.``: the process id tells a live writer's file from an interrupted one's."""
+    return f".{path.name}.{os.getpid()}."
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OSError):  # exists but is not ours, or the platform cannot tell
+        return True
+    return True
+
+
+def remove_stale_temporaries(path: str | os.PathLike[str]) -> list[Path]:
+    """Remove leftovers of interrupted atomic writes of ``path``; returns the files removed.
+
+    A temporary file ``.<name>.<pid>.<random>.tmp`` beside ``path`` is a leftover when no
+    process ``pid`` runs on this machine or it is more than an hour old; a file of the older
+    pattern ``.<name>.<random>.tmp`` (no pid) only by age. A live writer's file is left alone.
+    """
+    path = Path(path)
+    removed: list[Path] = []
+    try:
+        candidates = list(path.parent.glob(f".{glob_escape(path.name)}.*{_TMP_SUFFIX}"))
+    except OSError:
+        return removed
+    now = time.time()
+    for tmp in candidates:
+        middle = tmp.name[len(path.name) + 2:-len(_TMP_SUFFIX)]
+        pid_text = middle.split(".", 1)[0]
+        try:
+            old = now - tmp.stat().st_mtime > _STALE_AFTER_S
+        except OSError:
+            continue
+        dead = pid_text.isdigit() and "." in middle and int(pid_text) != os.getpid() and not _pid_alive(int(pid_text))
+        if old or dead:
+            try:
+                tmp.unlink()
+                removed.append(tmp)
+                logger.info("removed %s, left by an interrupted write of %s", tmp, path)
+            except OSError as exc:
+                logger.debug("cannot remove leftover %s: %s", tmp, exc)
+    return removed
+
+
+def glob_escape(name: str) -> str:
+    """``name`` with the glob metacharacters ``*?[`` escaped."""
+    return "".join(f"[{c}]" if c in "*?[" else c for c in name)
+
+
+def write_atomic(path: Path, data: bytes | memoryview | Sequence[bytes | memoryview], *,
+                 fsync_dir: bool = False) -> None:
+    """Write ``data`` (bytes, or a sequence of chunks) to ``path`` atomically.
+
+    The bytes go to a temporary file ``.<name>.<pid>.<random>.tmp`` in the same folder, flushed
+    and fsynced, then ``os.replace``-d over ``path``: a crash leaves the old file or the new one,
+    never half of one. Leftovers of earlier interrupted writes of ``path`` are removed first
+    (:func:`remove_stale_temporaries`); a failed write removes its own temporary file.
+    ``fsync_dir`` also syncs the folder so the rename itself survives a power loss.
+    """
+    path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    remove_stale_temporaries(path)
+    chunks = [data] if isinstance(data, (bytes, bytearray, memoryview)) else list(data)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=_temp_prefix(path), suffix=_TMP_SUFFIX)
     try:
         with os.fdopen(fd, "wb") as f:
-            f.write(data)
+            for chunk in chunks:
+                f.write(chunk)
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
     except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+        Path(tmp).unlink(missing_ok=True)
         raise
+    if fsync_dir:
+        _fsync_dir(path.parent)
+
+
+def _fsync_dir(folder: Path) -> None:
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:  # pragma: no cover - platforms without directory fds
+        return
+    try:
+        os.fsync(fd)
+    except OSError:  # pragma: no cover
+        pass
+    finally:
+        os.close(fd)
 
 
 class VerificationRecord:
@@ -77,7 +161,7 @@ class VerificationRecord:
 
     def is_verified(self, path: Path, st: os.stat_result, expected_sha256: str) -> bool:
         e = self._entries.get(os.path.abspath(path))
-        return bool(e) and e.get("size") == st.st_size and e.get("mtime_ns") == st.st_mtime_ns \
+        return e is not None and e.get("size") == st.st_size and e.get("mtime_ns") == st.st_mtime_ns \
             and e.get("sha256") == expected_sha256
 
     def add(self, path: Path, st: os.stat_result, expected_sha256: str, via: str) -> None:

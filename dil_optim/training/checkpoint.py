@@ -5,7 +5,8 @@ which is an ordinary ``torch.save`` stream. A truncated or altered file fails th
 refused before ``torch.load`` sees it; the payload is then loaded with ``weights_only=True``, so a
 checkpoint can never run code. Writing goes to a temporary file in the same folder, flushed and
 fsynced, then ``os.replace``-d over the target: a crash leaves the old checkpoint or the new
-one, never half of one.
+one, never half of one; temporary files left by an interrupted write are removed by the next
+write of the same checkpoint (and by :func:`remove_stale_temporaries`).
 """
 
 from __future__ import annotations
@@ -13,13 +14,15 @@ from __future__ import annotations
 import hashlib
 import io
 import os
-import tempfile
+import pickle
 from pathlib import Path
 from typing import Any
 
 import torch
 
-__all__ = ["save_checkpoint", "load_checkpoint", "CheckpointError"]
+from ..data.verify import remove_stale_temporaries, write_atomic
+
+__all__ = ["save_checkpoint", "load_checkpoint", "remove_stale_temporaries", "CheckpointError"]
 
 MAGIC = b"DILCKPT1"
 _HEADER = len(MAGIC) + 32
@@ -36,20 +39,7 @@ def save_checkpoint(state: dict[str, Any], path: str | os.PathLike[str]) -> Path
     torch.save(state, buf)
     payload = buf.getbuffer()
     digest = hashlib.sha256(payload).digest()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(MAGIC)
-            f.write(digest)
-            f.write(payload)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    _fsync_dir(path.parent)
+    write_atomic(path, [MAGIC, digest, payload], fsync_dir=True)
     return path
 
 
@@ -73,20 +63,24 @@ def load_checkpoint(path: str | os.PathLike[str], map_location: Any = None) -> d
             f"{path} is truncated or corrupt: SHA-256 of its payload is {got.hex()}, "
             f"the header says {expected.hex()}"
         )
-    state = torch.load(io.BytesIO(payload), map_location=map_location, weights_only=True)
+    try:
+        state = torch.load(io.BytesIO(payload), map_location=map_location, weights_only=True)
+    except pickle.UnpicklingError as exc:  # our message, not torch's advice to drop weights_only
+        raise CheckpointError(
+            f"{path} holds Python objects other than tensors, numbers, strings and containers, so it "
+            f"is refused: loading it could run code. dil-optim writes no such checkpoints; it was written "
+            f"by other software or altered ({_first_line(exc)})"
+        ) from None
     if not isinstance(state, dict):
         raise CheckpointError(f"{path} holds a {type(state).__name__}, not a checkpoint dict")
     return state
 
 
-def _fsync_dir(folder: Path) -> None:
-    try:
-        fd = os.open(folder, os.O_RDONLY)
-    except OSError:  # pragma: no cover - platforms without directory fds
-        return
-    try:
-        os.fsync(fd)
-    except OSError:  # pragma: no cover
-        pass
-    finally:
-        os.close(fd)
+def _first_line(exc: BaseException) -> str:
+    """The refused object as the unpickler names it, without torch's advice to drop weights_only."""
+    for line in str(exc).splitlines():
+        low = line.lower()
+        if "unsupported" in low and "global" in low:  # "Unsupported global: GLOBAL a.B was not ..." and
+            start = low.index("unsupported")       # "Trying to load unsupported GLOBAL a.b whose ..."
+            return line[start:].split(" was not")[0].split(" whose")[0].strip()[:200]
+    return "an object the weights-only unpickler does not allow"

@@ -28,16 +28,21 @@ Example (every key but ``[train] steps`` has a default)::
     device = "auto"                     # auto | cpu | cuda | cuda:N
 
     [data]
-    train_root = "/path/to/clean/images"  # optional: scikit-image's photographs otherwise
+    # train_root = "images/train"       # optional: a folder of clean images; scikit-image's photographs otherwise
 
     [output]
     dir = "runs/denoise-sf"
+
+``docs/example_config.toml`` is a complete, runnable file with every key.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import inspect
+import math
 import os
+import re
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -140,6 +145,15 @@ def parse_config(raw: dict[str, Any], source: str = "config") -> RunConfig:
         if value not in allowed:
             raise ConfigError(f"{source}: {key} = {value!r} is not allowed; choose one of {', '.join(allowed)}")
     t = cfg.train
+    for key, value in (("train.lr", t.lr), ("train.gamma", t.gamma), ("dil.inner_lr", cfg.dil.inner_lr)):
+        if not math.isfinite(value):
+            raise ConfigError(f"{source}: {key} must be a finite number > 0, got {value}")
+    if not _DEVICE.fullmatch(t.device):
+        raise ConfigError(f"{source}: train.device = {t.device!r} is not a device; use auto, cpu, cuda, cuda:N or mps")
+    if cfg.dil.inner_steps is not None and cfg.dil.inner_steps < 1:
+        raise ConfigError(f"{source}: dil.inner_steps must be >= 1 (or left out for the variant's default), "
+                          f"got {cfg.dil.inner_steps}")
+    _check_overrides(cfg.model.name, cfg.model.overrides, source)
     if t.steps < 1:
         raise ConfigError(f"{source}: train.steps must be a positive integer (the number of outer steps)")
     for key in ("lr", "gamma"):
@@ -155,6 +169,21 @@ def parse_config(raw: dict[str, Any], source: str = "config") -> RunConfig:
     if sorted(t.milestones) != t.milestones or any(m < 1 for m in t.milestones):
         raise ConfigError(f"{source}: train.milestones must be increasing positive steps, got {t.milestones}")
     return cfg
+
+
+_DEVICE = re.compile(r"auto|cpu|mps|cuda(:\d+)?")
+
+
+def _check_overrides(name: str, overrides: dict[str, Any], source: str) -> None:
+    """Every ``[model] overrides`` key must be a constructor argument of the named backbone."""
+    from ..models.factory import model_config
+
+    cls, _ = model_config(name)
+    allowed = [p for p in inspect.signature(cls.__init__).parameters if p != "self"]
+    unknown = sorted(set(overrides) - set(allowed))
+    if unknown:
+        raise ConfigError(f"{source}: model.overrides has unknown key(s) {', '.join(unknown)} for {name!r} "
+                          f"({cls.__name__}); allowed: {', '.join(allowed)}")
 
 
 def _get(cfg: RunConfig, dotted: str) -> Any:
