@@ -8,7 +8,7 @@ would move away from the adapted weights; the Reptile direction is ``theta - the
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any, Callable
 
 import torch
@@ -21,12 +21,13 @@ LossesFn = Callable[[Sequence[Any]], "list[torch.Tensor]"]
 def inner_loop(
     params: Sequence[torch.nn.Parameter],
     inner_opt: torch.optim.Optimizer,
-    schedule: Sequence[Sequence[Any]],
+    schedule: Iterable[Sequence[Any]],
     losses_fn: LossesFn,
     after_backward: Callable[[], None] | None = None,
     scaler: torch.amp.GradScaler | None = None,
 ) -> list[list[torch.Tensor]]:
-    """Take one ``inner_opt`` step per entry of ``schedule`` on the mean loss of its batches.
+    """Take one ``inner_opt`` step per entry of ``schedule`` on the mean loss of its batches
+    (``schedule`` may be a generator, so batches can be drawn as the steps go).
 
     ``after_backward`` runs between the backward pass and the inner step (e.g. averaging the
     inner gradients across ranks). With a ``scaler`` (float16) the loss is scaled and the

@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import math
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any
 
 import torch
@@ -15,6 +15,7 @@ from torch.nn.parallel import DistributedDataParallel
 from .backends import make_functional
 from .batches import ForwardFn, LossFn, confounder_losses, default_forward, validate_batches
 from .distributed import Comm
+from .draws import ConfounderBatches, Draws
 from .first_order import inner_loop, reptile_gradients
 from .rollback import Rollback
 from .second_order import parallel_second_order, serial_second_order
@@ -235,12 +236,16 @@ class DILWrapper:
         return [x.float() for x in losses]
 
     # ------------------------------------------------------------------ the step
-    def step(self, confounder_batches: Sequence[Any], query_batch: Any = None) -> StepStats:
+    def step(self, confounder_batches: ConfounderBatches, query_batch: Any = None) -> StepStats:
         """One outer update of theta; replaces ``zero_grad(); backward(); optimizer.step()``.
 
         Args:
             confounder_batches: one batch per confounder d_i, by default ``(input, target)``
-                pairs, e.g. ``(N, C, H, W)`` distorted and clean images in [0, 1].
+                pairs, e.g. ``(N, C, H, W)`` distorted and clean images in [0, 1]; every inner
+                step of DIL_pf (every pass of DIL_sf) reuses them. Or a zero-argument callable
+                returning such a sequence: called once here and once more per further inner step
+                of DIL_pf (pass of DIL_sf), so each gets fresh batches (Alg. 3); the other
+                variants call it once. A failed step cannot undo the callable's own draws.
             query_batch: the ``(I_d, I_c)`` batch of Eq. 4/5 for DIL_ss/DIL_ps; ignored (with a
                 warning) by the other variants.
 
@@ -252,8 +257,9 @@ class DILWrapper:
             FloatingPointError: a non-finite loss or gradient (everything is rolled back).
         """
         second = self.variant in ("ss", "ps")
-        batches = validate_batches(confounder_batches, query_batch, needs_query=second, typed=self._typed,
-                                   module=self.module)
+        draws = Draws(confounder_batches, lambda b: validate_batches(b, query_batch, needs_query=second,
+                                                                     typed=self._typed, module=self.module))
+        batches = draws.first
         if query_batch is not None and not second and not self._warned_query:
             logger.warning("variant %r does not use query_batch; it is ignored", self.variant)
             self._warned_query = True
@@ -264,7 +270,7 @@ class DILWrapper:
                             self.scaler, theta=self.variant in ("sf", "pf"))
         try:
             losses, outer, grads, inner_grad = self._compute(batches, query_batch, named, params,
-                                                             self._rollback.theta)
+                                                             self._rollback.theta, draws.more)
             grad_norm = total_norm(grads)
             scaled = self.scaler is not None and self.variant not in ("sf", "pf")
             if scaled:
@@ -310,6 +316,7 @@ class DILWrapper:
         named: dict[str, nn.Parameter],
         params: list[nn.Parameter],
         theta: list[torch.Tensor] | None,
+        more: Callable[[], list[Any]] | None = None,
     ) -> tuple[list[torch.Tensor], torch.Tensor, list[torch.Tensor], dict[str, torch.Tensor] | None]:
         model = self.model
         if self.variant == "erm":
@@ -324,11 +331,18 @@ class DILWrapper:
 
         if self.variant in ("sf", "pf"):
             assert self.inner_optimizer is not None and theta is not None
+            def sets() -> Iterator[list[Any]]:
+                """One set of batches per DIL_pf inner step / DIL_sf pass, drawn lazily: fresh
+                ones from ``more()`` (confounder_batches given as a callable), else the first again."""
+                yield batches
+                for _ in range(self.inner_steps - 1):
+                    yield more() if more is not None else batches
+
             if self.variant == "sf":
                 order = self._order(len(batches))
-                schedule = [[batches[i]] for i in order] * self.inner_steps
+                schedule = ([b[i]] for b in sets() for i in order)
             else:
-                order, schedule = [], [batches] * self.inner_steps
+                order, schedule = [], sets()
             local = self.ddp_mode == "local"
             sync_inner = None
             if self.comm.active and not self._ddp and not local:
