@@ -17,7 +17,7 @@ from PIL import Image
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from dil_optim.training.reproduce import report, runner  # noqa: E402
+from dil_optim.training.reproduce import jobs as jobs_mod, report, runner  # noqa: E402
 from dil_optim.training.evaluation import Evaluator, centre_crop, load_test_sets  # noqa: E402
 from dil_optim.training.reproduce.paper_numbers import TABLE1  # noqa: E402
 from dil_optim.training.reproduce.tables import TABLE1_SPEC  # noqa: E402
@@ -80,7 +80,7 @@ def test_smoke_all_five_methods_end_to_end(smoke: Path):
 def test_resume_after_a_kill_gives_the_same_numbers(train_root: Path, smoke: Path, tmp_path: Path,
                                                     monkeypatch: pytest.MonkeyPatch):
     out = tmp_path / "run"
-    real_train = runner.train
+    real_train = jobs_mod.train
 
     def killing_train(dil, source, **kw):
         cb = kw["callback"]
@@ -92,7 +92,7 @@ def test_resume_after_a_kill_gives_the_same_numbers(train_root: Path, smoke: Pat
 
         return real_train(dil, source, **{**kw, "callback": callback})
 
-    monkeypatch.setattr(runner, "train", killing_train)
+    monkeypatch.setattr(jobs_mod, "train", killing_train)
     with pytest.raises(KeyboardInterrupt):
         runner.main(TABLE1_SPEC, _argv(train_root, out, "--checkpoint-every-ge", "8"))
     monkeypatch.undo()
@@ -120,14 +120,14 @@ def test_resume_refuses_a_changed_configuration(train_root: Path, tmp_path: Path
     runner.main(TABLE1_SPEC, _argv(train_root, out, "--methods", "erm", "--resume"))
     again = json.loads((out / "results.json").read_text())["runs"][0]
     assert again["wall_time_s"] == first["wall_time_s"]  # reused, not retrained
-    with pytest.raises(ValueError, match=r"another configuration \(profile.lr: saved 0.0001, now 0.001\)"):
+    with pytest.raises(ValueError, match=r"another configuration \(lr: saved 0.0001, now 0.001\)"):
         runner.main(TABLE1_SPEC, _argv(train_root, out, "--methods", "erm", "--resume", "--lr", "1e-3"))
     (out / "seed0" / "ERM" / "record.json").unlink()  # killed before the record: the checkpoint is checked
     with pytest.raises(ValueError, match="checkpoint.pt was written with another configuration"):
         runner.main(TABLE1_SPEC, _argv(train_root, out, "--methods", "erm", "--resume", "--lr", "1e-3"))
     runner.main(TABLE1_SPEC, _argv(train_root, out, "--methods", "erm", "--lr", "1e-3"))  # no --resume: anew
     changed = json.loads((out / "results.json").read_text())["runs"][0]
-    assert changed["config"]["profile"]["lr"] == 1e-3 and changed["resumed_from"] is None
+    assert changed["config"]["lr"] == 1e-3 and changed["resumed_from"] is None
 
 
 def test_equal_compute_and_lr_schedule_per_method():
@@ -175,7 +175,7 @@ def test_table_puts_the_papers_numbers_beside_ours(tmp_path: Path):
     jobs = [runner.Job(m, 0, p, TABLE1_SPEC, (20.0, 30.0), (5.0, 10.0, 15.0, 20.0), None, None, "cpu", "x", False)
             for m in ("erm", "sf")]
     records = [{"method": n, "seed": s, "steps": 10, "ge_per_step": 1, "ge": 10, "wall_time_s": 1.0, "params": 1,
-                "history": [], "final": []} for n in ("ERM", "DIL_sf") for s in (0, 1)]
+                "lr": 1e-4, "history": [], "final": []} for n in ("ERM", "DIL_sf") for s in (0, 1)]
     results = [{"method": n, "dataset": "CBSD68", "sigma": v, "psnr": base + (0.2 if n == "DIL_sf" else 0) + 0.1 * s,
                 "ssim": 0.5, "seed": s} for n in ("ERM", "DIL_sf") for s in (0, 1) for v, base in ((20.0, 30), (30.0, 25))]
     sets = [("CBSD68", [], {"files": 8, "expected": 68})]

@@ -24,10 +24,14 @@ class DnCNN(nn.Module):
             If False it returns ``net(x)`` directly, as RRDB does.
         batchnorm: BatchNorm after the hidden convs (original DnCNN). Off by default: running
             statistics are buffers that meta-learning has to save and restore.
+        bias: additive biases in the convs (default True). ``bias=False`` gives the bias-free
+            net of Mohan et al. (ICLR 2020), which is homogeneous of degree one in its input and
+            known to generalise beyond its training noise range; it cannot be combined with
+            ``batchnorm`` (BatchNorm subtracts a mean and adds a shift).
     """
 
     def __init__(self, in_ch: int = 3, out_ch: int = 3, depth: int = 6, width: int = 32,
-                 residual: bool = True, batchnorm: bool = False) -> None:
+                 residual: bool = True, batchnorm: bool = False, bias: bool = True) -> None:
         super().__init__()
         for key, val in (("in_ch", in_ch), ("out_ch", out_ch), ("width", width)):
             if not isinstance(val, int) or isinstance(val, bool) or val < 1:
@@ -36,14 +40,16 @@ class DnCNN(nn.Module):
             raise ValueError(f"DnCNN: depth must be an int >= 2, got {depth!r}")
         if residual and in_ch != out_ch:
             raise ValueError(f"DnCNN: residual=True needs in_ch == out_ch, got {in_ch} and {out_ch}")
+        if batchnorm and not bias:
+            raise ValueError("DnCNN: bias=False cannot be combined with batchnorm=True (BatchNorm adds a shift)")
         self.in_ch, self.out_ch, self.residual = in_ch, out_ch, bool(residual)
-        layers: list[nn.Module] = [nn.Conv2d(in_ch, width, 3, 1, 1), nn.ReLU()]
+        layers: list[nn.Module] = [nn.Conv2d(in_ch, width, 3, 1, 1, bias=bias), nn.ReLU()]
         for _ in range(depth - 2):
-            layers.append(nn.Conv2d(width, width, 3, 1, 1, bias=not batchnorm))
+            layers.append(nn.Conv2d(width, width, 3, 1, 1, bias=bias and not batchnorm))
             if batchnorm:
                 layers.append(nn.BatchNorm2d(width))
             layers.append(nn.ReLU())
-        layers.append(nn.Conv2d(width, out_ch, 3, 1, 1))
+        layers.append(nn.Conv2d(width, out_ch, 3, 1, 1, bias=bias))
         self.body = nn.Sequential(*layers)
 
     def forward(self, x: Tensor) -> Tensor:

@@ -53,14 +53,14 @@ class ResidualDenseBlock(nn.Module):
     channels; conv1-4 produce ``num_grow_ch``, conv5 produces ``num_feat``.
     """
 
-    def __init__(self, num_feat: int = 64, num_grow_ch: int = 32) -> None:
+    def __init__(self, num_feat: int = 64, num_grow_ch: int = 32, bias: bool = True) -> None:
         super().__init__()
         g = num_grow_ch
-        self.conv1 = nn.Conv2d(num_feat, g, 3, 1, 1)
-        self.conv2 = nn.Conv2d(num_feat + g, g, 3, 1, 1)
-        self.conv3 = nn.Conv2d(num_feat + 2 * g, g, 3, 1, 1)
-        self.conv4 = nn.Conv2d(num_feat + 3 * g, g, 3, 1, 1)
-        self.conv5 = nn.Conv2d(num_feat + 4 * g, num_feat, 3, 1, 1)
+        self.conv1 = nn.Conv2d(num_feat, g, 3, 1, 1, bias=bias)
+        self.conv2 = nn.Conv2d(num_feat + g, g, 3, 1, 1, bias=bias)
+        self.conv3 = nn.Conv2d(num_feat + 2 * g, g, 3, 1, 1, bias=bias)
+        self.conv4 = nn.Conv2d(num_feat + 3 * g, g, 3, 1, 1, bias=bias)
+        self.conv5 = nn.Conv2d(num_feat + 4 * g, num_feat, 3, 1, 1, bias=bias)
         for conv in (self.conv1, self.conv2, self.conv3, self.conv4, self.conv5):
             _scaled_kaiming_(conv, 0.1)
 
@@ -74,11 +74,11 @@ class ResidualDenseBlock(nn.Module):
 class RRDB(nn.Module):
     """Residual-in-residual dense block: three dense blocks, output ``x + 0.2 * rdb3(rdb2(rdb1(x)))``."""
 
-    def __init__(self, num_feat: int = 64, num_grow_ch: int = 32) -> None:
+    def __init__(self, num_feat: int = 64, num_grow_ch: int = 32, bias: bool = True) -> None:
         super().__init__()
-        self.rdb1 = ResidualDenseBlock(num_feat, num_grow_ch)
-        self.rdb2 = ResidualDenseBlock(num_feat, num_grow_ch)
-        self.rdb3 = ResidualDenseBlock(num_feat, num_grow_ch)
+        self.rdb1 = ResidualDenseBlock(num_feat, num_grow_ch, bias)
+        self.rdb2 = ResidualDenseBlock(num_feat, num_grow_ch, bias)
+        self.rdb3 = ResidualDenseBlock(num_feat, num_grow_ch, bias)
 
     def forward(self, x: Tensor) -> Tensor:
         return x + _RES_SCALE * self.rdb3(self.rdb2(self.rdb1(x)))
@@ -99,6 +99,9 @@ class RRDBNet(nn.Module):
         num_grow_ch: growth channels of the dense blocks (paper: 32).
         unshuffle_x1: for ``scale=1`` only, use BasicSR's pixel-unshuffle x1 layout instead of
             the paper's full-resolution one.
+        bias: additive biases in every conv (default True). ``bias=False`` removes all of them
+            (the net has no other additive term), giving a bias-free RRDB in the sense of Mohan
+            et al. (ICLR 2020): ``f(a x) = a f(x)`` for ``a > 0``.
     """
 
     def __init__(
@@ -110,6 +113,7 @@ class RRDBNet(nn.Module):
         num_block: int = 23,
         num_grow_ch: int = 32,
         unshuffle_x1: bool = False,
+        bias: bool = True,
     ) -> None:
         super().__init__()
         for key, val in (("num_in_ch", num_in_ch), ("num_out_ch", num_out_ch),
@@ -133,14 +137,14 @@ class RRDBNet(nn.Module):
             self.unshuffle = 4 // scale  # x2 -> 2, x4 -> 1
         self.num_up = 0 if self.unshuffle == 1 and scale == 1 else 2
 
-        self.conv_first = nn.Conv2d(num_in_ch * self.unshuffle**2, num_feat, 3, 1, 1)
-        self.body = nn.Sequential(*(RRDB(num_feat, num_grow_ch) for _ in range(num_block)))
-        self.conv_body = nn.Conv2d(num_feat, num_feat, 3, 1, 1)
+        self.conv_first = nn.Conv2d(num_in_ch * self.unshuffle**2, num_feat, 3, 1, 1, bias=bias)
+        self.body = nn.Sequential(*(RRDB(num_feat, num_grow_ch, bias) for _ in range(num_block)))
+        self.conv_body = nn.Conv2d(num_feat, num_feat, 3, 1, 1, bias=bias)
         if self.num_up:
-            self.conv_up1 = nn.Conv2d(num_feat, num_feat, 3, 1, 1)
-            self.conv_up2 = nn.Conv2d(num_feat, num_feat, 3, 1, 1)
-        self.conv_hr = nn.Conv2d(num_feat, num_feat, 3, 1, 1)
-        self.conv_last = nn.Conv2d(num_feat, num_out_ch, 3, 1, 1)
+            self.conv_up1 = nn.Conv2d(num_feat, num_feat, 3, 1, 1, bias=bias)
+            self.conv_up2 = nn.Conv2d(num_feat, num_feat, 3, 1, 1, bias=bias)
+        self.conv_hr = nn.Conv2d(num_feat, num_feat, 3, 1, 1, bias=bias)
+        self.conv_last = nn.Conv2d(num_feat, num_out_ch, 3, 1, 1, bias=bias)
 
     def forward(self, x: Tensor) -> Tensor:
         check_image_batch(x, self.num_in_ch, "RRDBNet")

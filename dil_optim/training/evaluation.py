@@ -12,6 +12,7 @@ from __future__ import annotations
 import itertools
 import logging
 import zlib
+from collections.abc import Sequence
 from typing import Any
 
 import torch
@@ -23,7 +24,7 @@ from ..metrics import psnr, ssim
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["DEGRADATIONS", "Evaluator", "centre_crop", "load_test_sets", "train_images"]
+__all__ = ["DEGRADATIONS", "Evaluator", "centre_crop", "load_test_sets", "split_train_val", "train_images"]
 
 #: distortion families the tables use, by the ``kind`` of a TableSpec: level -> degradation
 DEGRADATIONS = {"awgn": GaussianNoise, "blur": GaussianBlur}
@@ -36,6 +37,29 @@ def train_images(train_root: str | None) -> list[tuple[str, torch.Tensor]] | Ima
     if train_root is None:
         return builtin_images("train")
     return ImageFolder(train_root, recursive=True)
+
+
+def split_train_val(images: Sequence[tuple[str, torch.Tensor]], val_images: int, crop: int | None
+                    ) -> tuple[list[tuple[str, torch.Tensor]], list[tuple[str, torch.Tensor]]]:
+    """Hold ``val_images`` of the training images out for validation: ``(train, val)``.
+
+    The held-out images are evenly spaced through ``images`` (in their order, by name for a
+    folder), so the split is fixed by the folder alone. ``val`` images are cut to their centre
+    ``crop`` x ``crop``. Model choices (lr, checkpoints) are made on ``val`` at the *seen*
+    levels only, never on a test set or an unseen level.
+    """
+    n = len(images)
+    if val_images < 0 or (val_images and val_images >= n):
+        raise ValueError(f"val_images must be in [0, {n - 1}] for {n} training images, got {val_images}")
+    if not val_images:
+        return images, []  # type: ignore[return-value]
+    held = {min(n - 1, int((i + 0.5) * n / val_images)) for i in range(val_images)}
+    # a folder's images stay 8-bit (the patch sampler shares them); the others are float already
+    item = ((lambda i: (images.names[i], images.uint8(i))) if isinstance(images, ImageFolder)
+            else (lambda i: images[i]))
+    train = [item(i) for i in range(n) if i not in held]
+    val = [(images[i][0], centre_crop(images[i][1], crop).contiguous()) for i in sorted(held)]
+    return train, val
 
 
 def centre_crop(x: torch.Tensor, size: int | None) -> torch.Tensor:
@@ -57,7 +81,7 @@ def load_test_sets(names: tuple[str, ...], data_root: str | None, images: int | 
         try:
             ts = TestSet(name, data_root, allow_subset=True)
         except TestSetError as exc:  # absent, incomplete or failing its checksums: say which
-            logger.warning("test set %s skipped: %s", name, exc)
+            logger.debug("test set %s skipped: %s", name, exc)
             absent.append(name)
             continue
         found.append(ts)

@@ -90,7 +90,8 @@ class ConfounderBatchSource:
         confounders: a :class:`~dil_optim.augment.ConfounderSet`: ``cs(clean, generator)`` gives
             the n ``(degraded, clean)`` pairs, ``cs.sample_mixed(clean, generator)`` one pair
             whose samples each get a confounder drawn uniformly.
-        mode: ``"confounders"`` (the n pairs of one clean batch), ``"mixed"`` (ERM: one mixed
+        mode: ``"confounders"`` (the n pairs of one clean batch; of n clean batches, one per
+            confounder, when ``confounders.content == "independent"``), ``"mixed"`` (ERM: one mixed
             pair), ``"confounders+query"`` (the n pairs, and a mixed query pair made from a
             second, different clean batch). See :func:`batch_mode`.
         generator: CPU generator for the distortions (advanced in place; its state is part of
@@ -113,6 +114,8 @@ class ConfounderBatchSource:
         clean = self.sampler.next()
         if self.mode == "mixed":
             return [tuple(self.confounders.sample_mixed(clean, generator=self.generator))], None
+        if getattr(self.confounders, "content", "shared") == "independent":  # a clean batch per confounder
+            clean = [clean] + [self.sampler.next() for _ in range(len(self.confounders) - 1)]
         pairs = [tuple(p) for p in self.confounders(clean, generator=self.generator)]
         if self.mode == "confounders":
             return pairs, None

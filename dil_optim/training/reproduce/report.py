@@ -5,6 +5,7 @@ PSNR-against-level figure, and ``throughput.json``."""
 from __future__ import annotations
 
 import json
+import logging
 import os
 import platform
 import shlex
@@ -17,7 +18,24 @@ from typing import Any
 
 import torch
 
-__all__ = ["Progress", "write_json", "versions", "write_all", "write_throughput", "summarise"]
+__all__ = ["Progress", "announce_sets", "write_json", "versions", "write_all", "write_throughput", "summarise"]
+
+logger = logging.getLogger("dil_optim.training.reproduce")
+
+
+def announce_sets(sets: list[Any], absent: list[str], asked: tuple[str, ...]) -> None:
+    """One line: the test sets found, those absent, and where the built-in photographs stand in."""
+    if not asked:
+        logger.info("no test sets: scoring the validation split only")
+        return
+    found = ", ".join(f"{n} ({i['files']} images)" for n, _, i in sets)
+    if not absent:
+        logger.info("test sets: %s", found)
+        return
+    names = " ".join(absent)
+    standin = "; the built-in photographs stand in" if [n for n, _, _ in sets] == ["builtin"] else ""
+    logger.info("test sets: %s; absent: %s%s (fetch them: python -m dil_optim.data.downloader %s --data-root DIR)",
+                found, names, standin, names)
 
 
 class Progress:
@@ -28,7 +46,7 @@ class Progress:
         from tqdm.auto import tqdm
 
         self.tqdm, self.key, self.log = tqdm, key, log
-        self.bars = {(j.label, j.seed): tqdm(total=j.steps, desc=f"{j.label} seed {j.seed}",
+        self.bars = {(j.tag, j.seed): tqdm(total=j.steps, desc=f"{j.tag} seed {j.seed}",
                                          position=i, unit="it", dynamic_ncols=True, disable=None)
                      for i, j in enumerate(jobs)}
 
@@ -141,9 +159,29 @@ def _paper_cell(entry: tuple[float, float, float | None] | None) -> str:
     return f"{p:.2f}/{s:.3f}" + (f" ({g:+.2f})" if g is not None else "")
 
 
+def _lr_line(records: list[dict[str, Any]], lr_choice: dict[str, dict[str, Any]]) -> str:
+    """Which lr each method trained with, how it was chosen, and the convergence flags."""
+    parts = []
+    for m in dict.fromkeys(r["method"] for r in records):
+        rs = [r for r in records if r["method"] == m]
+        text = f"{m} {rs[0]['lr']:g}"
+        if m in lr_choice:
+            text += " (grid " + ", ".join(f"{k}: {v:.2f}" for k, v in lr_choice[m]["val_seen_psnr"].items()) + " dB)"
+        flags = [r for r in rs if (r.get("convergence") or {}).get("flag")]
+        if flags:
+            text += " UNDER-TRAINED: seen-level validation PSNR still rose " + ", ".join(
+                f"{r['convergence']['rise_db']:+.2f} dB (seed {r['seed']})" for r in flags) + " over the last quarter"
+        parts.append(text)
+    how = ("chosen per method on the validation split at the seen levels (mean PSNR over seeds)"
+           if lr_choice else "fixed by the profile")
+    return f"- Learning rate (outer = inner/virtual), {how}: " + "; ".join(parts) + "."
+
+
 def write_table(path: Path, spec: Any, profile: Any, jobs: list[Any], records: list[dict[str, Any]],
                 results: list[dict[str, Any]], inputs: list[dict[str, Any]], sets: list[Any],
-                absent: list[str], total_s: float, device: torch.device, argv: list[str] | None) -> None:
+                absent: list[str], total_s: float, device: torch.device, argv: list[str] | None,
+                lr_choice: dict[str, dict[str, Any]] | None = None) -> None:
+    lr_choice = lr_choice or {}
     key = spec.level_key
     methods = list(dict.fromkeys(r["method"] for r in records))
     seeds = sorted({r["seed"] for r in records})
@@ -160,9 +198,14 @@ def write_table(path: Path, spec: Any, profile: Any, jobs: list[Any], records: l
           f"{', '.join(f'{f:.0%}' for f in profile.milestones)} of each method's steps, L1 loss.",
           f"- Training confounders: {spec.kind} {key} in {{{', '.join(f'{v:g}' for v in train_levels)}}}; "
           f"training images: {jobs[0].train_root or 'built-in (scikit-image)'}.",
-          f"- Equal compute: every method gets {profile.budget_ge} gradient evaluations (ge: forward + backward of "
-          f"a batch of {profile.batch_size}); ERM's batches mix the training levels per sample. Steps: "
-          + ", ".join(f"{r['method']} {r['steps']} x {r['ge_per_step']}" for r in _first_seed(records)) + ".",
+          (f"- Equal compute: every method gets {profile.budget_ge} gradient evaluations (ge: forward + backward of "
+           f"a batch of {profile.batch_size}); " if profile.compute == "equal-ge" else
+           f"- Equal steps: every method takes the {profile.budget_ge} outer steps ERM takes (the DIL variants spend "
+           f"more ge; ge: forward + backward of a batch of {profile.batch_size}); ")
+          + "ERM's batches mix the training levels per sample. Steps x ge per step = ge: "
+          + ", ".join(f"{r['method']} {r['steps']} x {r['ge_per_step']} = {r['ge']}" for r in _first_seed(records))
+          + ".",
+          _lr_line(records, lr_choice),
           f"- Evaluation: PSNR/SSIM on RGB (8-bit, no border crop), {first} of each set, {crop}: {set_desc}."
           + (f" Absent, skipped: {', '.join(absent)}." if absent else "")
           + (" Not comparable with the paper's full-set numbers." if profile.eval_images or profile.eval_crop else ""),
@@ -247,8 +290,12 @@ def write_figure(path: Path, spec: Any, jobs: list[Any], results: list[dict[str,
 
 def write_all(out: Path, spec: Any, profile: Any, jobs: list[Any], records: list[dict[str, Any]],
               inputs_raw: list[dict[str, Any]], sets: list[Any], absent: list[str], total_s: float,
-              device: torch.device, argv: list[str] | None) -> dict[str, Path]:
-    """``results.json``, ``<table>.md`` and ``<figure>.png`` in ``out``; returns their paths."""
+              device: torch.device, argv: list[str] | None, all_records: list[dict[str, Any]] | None = None,
+              lr_choice: dict[str, dict[str, Any]] | None = None) -> dict[str, Path]:
+    """``results.json``, ``<table>.md`` and ``<figure>.png`` in ``out``; returns their paths.
+
+    ``records``: the runs the table shows (the chosen lr of each method); ``all_records``: every
+    run, grid points included (kept in results.json); ``lr_choice``: :func:`runner.select_lr`'s."""
     key = spec.level_key
     train_levels = set(jobs[0].train_levels)
     results = [{"method": r["method"], "dataset": row["dataset"], key: row["level"], "psnr": row["psnr"],
@@ -270,12 +317,16 @@ def write_all(out: Path, spec: Any, profile: Any, jobs: list[Any], records: list
         "levels": list(jobs[0].levels), "train_levels": list(jobs[0].train_levels),
         "test_sets": [{"name": n, **info} for n, _, info in sets], "absent_test_sets": absent,
         "versions": versions(device), "wall_time_s": total_s,
+        "compute": profile.compute,
         "runs": [{k: v for k, v in r.items() if k not in ("history", "final")} for r in records],
+        "lr_selection": lr_choice or {},
+        "grid_runs": [{k: v for k, v in r.items() if k not in ("history", "final")} for r in all_records or records],
         "summary_unseen": summarise(results, key, methods, unseen),
         "results": results, "noisy_input": inputs, "history": history,
         "paper": [{"method": m, "dataset": d, key: v, "psnr": e[0], "ssim": e[1], "gain": e[2]}
                   for (d, v), row in spec.paper.items() for m, e in row.items()],
     })
-    write_table(paths["table"], spec, profile, jobs, records, results, inputs, sets, absent, total_s, device, argv)
+    write_table(paths["table"], spec, profile, jobs, records, results, inputs, sets, absent, total_s, device, argv,
+                lr_choice)
     write_figure(paths["figure"], spec, jobs, results, inputs, sets)
     return paths

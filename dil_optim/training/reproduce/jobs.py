@@ -1,0 +1,303 @@
+"""One training run of a reproduction: a (method, seed, lr) :class:`Job`, built, trained, scored.
+
+:func:`run_job` trains one model with :func:`dil_optim.training.train.train` for the job's
+number of outer steps, checkpoints it (an interrupted run resumes to the same numbers),
+scores it along the way on the test sets (noise seeded per image: every method sees identical
+inputs, :mod:`dil_optim.training.evaluation`) and on the validation split of the training
+images, and returns a plain-data record. Jobs are plain data so they cross process boundaries.
+"""
+
+from __future__ import annotations
+
+import json
+import statistics
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from ...augment import ConfounderSet
+from ...core.wrapper import DILWrapper
+from ...data import PatchSampler
+from ...models import build_model
+from ..evaluation import DEGRADATIONS, Evaluator, load_test_sets, split_train_val, train_images
+from ..train import ConfounderBatchSource, batch_mode, ge_per_step, train
+from . import report
+from .spec import METHODS, Profile, TableSpec, method_variant
+
+__all__ = ["Job", "ConfigGuard", "History", "build_job", "run_job", "test_sets", "eval_steps", "seen_val_psnr",
+           "undertrained"]
+
+#: a method whose seen-level validation PSNR rose by more than this over the last quarter of its
+#: budget is flagged "under-trained"
+CONVERGENCE_DB = 0.1
+
+
+@dataclass(frozen=True)
+class Job:
+    """One (seed, method, lr) run; plain data so it crosses process boundaries.
+
+    content: how the confounder batches of a DIL variant get their clean images: ``"shared"``
+    (one clean batch degraded n ways, the paper's counterfactual augmentation) or
+    ``"independent"`` (a clean batch per confounder, what the authors' code does).
+    lr: None: the profile's lr.
+    """
+
+    method: str
+    seed: int
+    profile: Profile
+    spec: TableSpec
+    levels: tuple[float, ...]
+    train_levels: tuple[float, ...]
+    train_root: str | None
+    data_root: str | None
+    device: str
+    out: str
+    resume: bool
+    max_steps: int | None = None
+    throughput: bool = False
+    content: str = "shared"
+    lr: float | None = None
+
+    @property
+    def label(self) -> str:
+        return METHODS[self.method] + ("-ind" if self.content == "independent" else "")
+
+    @property
+    def tag(self) -> str:
+        """The label, with the lr when the profile grids it: names the run in progress reports."""
+        return f"{self.label} lr {self.run_lr:g}" if self.profile.lr_grid else self.label
+
+    @property
+    def run_lr(self) -> float:
+        return self.profile.lr if self.lr is None else self.lr
+
+    @property
+    def confounder_levels(self) -> tuple[float, ...]:
+        """The levels the training batches draw: the seen ones, plus the unseen ones for the oracle."""
+        if self.method == "erm_oracle":
+            return self.train_levels + tuple(v for v in self.levels if v not in self.train_levels)
+        return self.train_levels
+
+    @property
+    def ge_per_step(self) -> int:
+        return ge_per_step(method_variant(self.method), len(self.confounder_levels))
+
+    @property
+    def steps(self) -> int:
+        per = 1 if self.profile.compute == "equal-steps" else self.ge_per_step
+        steps = self.profile.budget_ge // per
+        return min(steps, self.max_steps) if self.max_steps else steps
+
+    @property
+    def folder(self) -> Path:
+        sub = Path(self.out) / f"seed{self.seed}" / self.label
+        return sub / f"lr{self.run_lr:g}" if self.profile.lr_grid else sub
+
+    def config(self) -> dict[str, Any]:
+        keep = ("method", "seed", "levels", "train_levels", "train_root", "data_root", "max_steps", "content")
+        profile = {k: v for k, v in asdict(self.profile).items() if k not in ("workers", "lr_grid", "lr")}
+        return {**{k: getattr(self, k) for k in keep}, "profile": profile, "lr": self.run_lr, "steps": self.steps}
+
+
+_SETS: dict[tuple[Any, ...], Any] = {}
+
+
+def test_sets(names: tuple[str, ...], data_root: str | None, images: int | None, crop: int | None) -> Any:
+    """:func:`load_test_sets`, decoded once per process; ``([], [])`` when ``names`` is empty."""
+    if not names:
+        return [], []
+    key = (names, data_root, images, crop)
+    return _SETS[key] if key in _SETS else _SETS.setdefault(key, load_test_sets(*key))
+
+
+def _split(job: Job) -> tuple[Any, Any]:
+    key = ("split", job.train_root, job.profile.val_images, job.profile.val_crop)
+    if key not in _SETS:
+        _SETS[key] = split_train_val(train_images(job.train_root), job.profile.val_images, job.profile.val_crop)
+    return _SETS[key]
+
+
+def _differences(a: dict[str, Any], b: dict[str, Any], prefix: str = "") -> list[str]:
+    out = []
+    for k in sorted(set(a) | set(b)):
+        x, y = a.get(k), b.get(k)
+        if isinstance(x, dict) and isinstance(y, dict):
+            out += _differences(x, y, f"{prefix}{k}.")
+        elif x != y:
+            out.append(f"{prefix}{k}: saved {x!r}, now {y!r}")
+    return out
+
+
+class ConfigGuard:
+    """Saved in each checkpoint; on resume, refuses one written with another configuration."""
+
+    def __init__(self, config: dict[str, Any], where: Path) -> None:
+        self.config, self.where = config, where
+
+    def check(self, saved: dict[str, Any]) -> None:
+        diff = _differences(saved, self.config)
+        if diff:
+            raise ValueError(f"--resume: {self.where} was written with another configuration ({'; '.join(diff)}); "
+                             "rerun without --resume to start over, or give another --out")
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"json": json.dumps(self.config)}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.check(json.loads(state["json"]))
+
+
+class History:
+    """The evaluations made along one training run (saved in its checkpoints)."""
+
+    def __init__(self) -> None:
+        self.evals: list[dict[str, Any]] = []
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"json": json.dumps(self.evals)}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.evals = json.loads(state["json"])
+
+
+def _sync(device: torch.device) -> Any:
+    return torch.cuda.synchronize if device.type == "cuda" else None
+
+
+def build_job(job: Job) -> tuple[DILWrapper, ConfounderBatchSource, Any]:
+    """Model (same initial weights for every method of a seed and backbone), optimizers, batches,
+    scheduler. ``erm_bf`` builds the backbone with ``bias=False``."""
+    p, device = job.profile, torch.device(job.device)
+    torch.manual_seed(job.seed)
+    overrides = dict(p.model_overrides)
+    if job.method == "erm_bf":
+        overrides["bias"] = False
+    model = build_model(p.model, **overrides).to(device)
+    opt = torch.optim.Adam(model.parameters(), lr=job.run_lr, betas=(0.9, 0.999))
+    variant = method_variant(job.method)
+    dil = DILWrapper(model, opt, nn.L1Loss(), variant, inner_lr=job.run_lr,
+                     generator=torch.Generator().manual_seed(1000 + job.seed))
+    train_part, _ = _split(job)
+    sampler = PatchSampler(train_part, p.patch_size, p.batch_size,
+                           generator=torch.Generator().manual_seed(2000 + job.seed), device=device)
+    content = job.content if variant in ("sf", "pf", "ss", "ps") else "shared"
+    cs = ConfounderSet([DEGRADATIONS[job.spec.kind](v) for v in job.confounder_levels], content=content)
+    source = ConfounderBatchSource(sampler, cs, batch_mode(variant),
+                                   generator=torch.Generator().manual_seed(3000 + job.seed))
+    milestones = sorted({max(1, round(f * job.steps)) for f in p.milestones})
+    sched = torch.optim.lr_scheduler.MultiStepLR(opt, milestones=milestones, gamma=p.gamma)
+    return dil, source, sched
+
+
+def _mean(xs: list[float]) -> float:
+    return statistics.fmean(xs) if xs else float("nan")
+
+
+def seen_val_psnr(entry: dict[str, Any], train_levels: tuple[float, ...]) -> float:
+    """Mean validation PSNR at the seen levels of one evaluation along training."""
+    return _mean([r["psnr"] for r in entry.get("val", []) if r["level"] in train_levels])
+
+
+def undertrained(history: list[dict[str, Any]], steps: int, train_levels: tuple[float, ...]) -> dict[str, Any] | None:
+    """The convergence check: seen-level validation PSNR at the end minus at 3/4 of the steps
+    (the last evaluation at or before it); ``None`` without validation evaluations."""
+    vals = [e for e in history if e.get("val")]
+    if not vals or vals[-1]["step"] != steps:
+        return None
+    early = [e for e in vals if e["step"] <= round(0.75 * steps)]
+    if not early:
+        return None
+    rise = seen_val_psnr(vals[-1], train_levels) - seen_val_psnr(early[-1], train_levels)
+    return {"rise_db": rise, "from_step": early[-1]["step"], "flag": rise > CONVERGENCE_DB}
+
+
+def eval_steps(steps: int, evals: int, with_val: bool) -> set[int]:
+    """Steps at which a run is scored: ``evals`` evenly spaced, plus 3/4 of the way for the convergence check."""
+    at = {max(1, round(steps * i / evals)) for i in range(1, evals + 1)}
+    return at | {max(1, round(0.75 * steps))} if with_val else at
+
+
+def run_job(job: Job, progress: Any = None) -> dict[str, Any]:
+    """Train (or resume) one method for one seed and lr, evaluate it; returns its record."""
+    if job.profile.threads:
+        torch.set_num_threads(job.profile.threads)
+    send = progress.put if progress is not None else (lambda msg: None)
+    if job.throughput:  # touches no checkpoint or record
+        return _throughput(job, *build_job(job), send)
+    name, device = job.tag, torch.device(job.device)
+    folder = job.folder
+    folder.mkdir(parents=True, exist_ok=True)
+    record_path, ckpt = folder / "record.json", folder / "checkpoint.pt"
+    config = json.loads(json.dumps(job.config()))  # as it reads back from JSON (tuples become lists)
+    if job.resume and record_path.is_file():
+        record = json.loads(record_path.read_text())
+        ConfigGuard(config, record_path).check(record["config"])
+        send(("done", name, job.seed, job.steps, record))
+        return record
+    if not job.resume:
+        for f in (record_path, ckpt):
+            f.unlink(missing_ok=True)
+    dil, source, sched = build_job(job)
+
+    sets, _ = test_sets(job.spec.datasets, job.data_root, job.profile.eval_images, job.profile.eval_crop)
+    evaluator = Evaluator(sets, job.spec.kind, job.levels, job.device) if sets else None
+    _, val = _split(job)
+    validator = Evaluator([("val", val, {})], job.spec.kind, job.levels, job.device) if val else None
+    history, steps = History(), job.steps
+    at = eval_steps(steps, job.profile.evals, validator is not None)
+    every = max(1, job.profile.checkpoint_every_ge // job.ge_per_step)
+    eval_time = [0.0]
+
+    def callback(step: int, stats: Any) -> None:
+        send(("step", name, job.seed, step, steps, stats.outer_loss))
+        if step in at and not any(e["step"] == step for e in history.evals):
+            t0 = time.perf_counter()
+            entry: dict[str, Any] = {"step": step, "ge": step * job.ge_per_step,
+                                     "rows": evaluator(dil.model) if evaluator else []}
+            if validator is not None:
+                entry["val"] = validator(dil.model)
+            eval_time[0] += time.perf_counter() - t0
+            history.evals.append(entry)
+            send(("eval", name, job.seed, step, steps, job.ge_per_step, entry["rows"] or entry.get("val", [])))
+
+    res = train(dil, source, steps=steps, scheduler=sched, checkpoint_path=ckpt, checkpoint_every=every,
+                resume=job.resume, callback=callback, sync=_sync(device),
+                stateful={"history": history, "config": ConfigGuard(config, ckpt)})
+    if res.interrupted:  # SIGTERM/SIGINT: train() wrote a checkpoint at this step; --resume goes on
+        raise KeyboardInterrupt(f"{name} seed {job.seed} stopped at step {res.step} of {steps}; checkpoint {ckpt}")
+    final = next(e for e in history.evals if e["step"] == steps)
+    record = {
+        "method": job.label, "tag": name, "variant": method_variant(job.method), "key": job.method, "content": job.content,
+        "seed": job.seed, "lr": job.run_lr, "config": config, "steps": steps,
+        "ge_per_step": job.ge_per_step, "ge": steps * job.ge_per_step, "wall_time_s": res.wall_time_s,
+        "eval_time_s": eval_time[0], "resumed_from": res.resumed_from,
+        "params": sum(p.numel() for p in dil.model.parameters()),
+        "final_loss": res.losses[-1] if res.losses else None, "history": history.evals, "final": final["rows"],
+        "val_final": final.get("val", []), "val_seen_psnr": seen_val_psnr(final, job.train_levels) if val else None,
+        "convergence": undertrained(history.evals, steps, job.train_levels),
+    }
+    report.write_json(record_path, record)
+    send(("done", name, job.seed, steps, record))
+    return record
+
+
+def _throughput(job: Job, dil: DILWrapper, source: Any, sched: Any, send: Any) -> dict[str, Any]:
+    device = torch.device(job.device)
+    n = job.max_steps or 20
+    train(dil, source, steps=1, sync=_sync(device))  # warm-up: allocator, kernels, autotuning
+    if device.type == "cuda":
+        torch.cuda.reset_peak_memory_stats(device)
+    res = train(dil, source, steps=n, scheduler=sched, sync=_sync(device),
+                callback=lambda s, st: send(("step", job.tag, job.seed, s, n, st.outer_loss)))
+    rec = {"method": job.tag, "model": job.profile.model, "steps": n, "ge_per_step": job.ge_per_step,
+           "params": sum(p.numel() for p in dil.model.parameters()),
+           "wall_time_s": res.wall_time_s, "it_per_s": n / res.wall_time_s,
+           "ge_per_s": n * job.ge_per_step / res.wall_time_s,
+           "peak_memory_gib": torch.cuda.max_memory_allocated(device) / 2**30 if device.type == "cuda" else None}
+    send(("done", rec["method"], job.seed, n, rec))
+    return rec
+
