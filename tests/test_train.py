@@ -60,6 +60,8 @@ def test_batch_source_shapes_per_mode():
                                           ("ss", 4, True), ("ps", 4, True)):
         _, source, _ = _setup(variant)
         batches, query = source.next()
+        if variant == "pf":  # a callable drawing fresh batches for each inner step
+            batches = batches()
         assert len(batches) == n_batches and (query is not None) == has_query
         for x, y in batches + ([query] if has_query else []):
             assert x.shape == y.shape == (4, 3, 8, 8)
@@ -74,6 +76,22 @@ def test_batch_source_shapes_per_mode():
     _, source, _ = _setup("ps")
     batches, query = source.next()
     assert not torch.equal(query[1], batches[0][1])
+
+
+def test_pf_source_draws_new_content_for_each_inner_step():
+    assert batch_mode("DIL_pf") == "fresh-confounders"
+    dil, source, _ = _setup("pf")
+    draw, query = source.next()
+    assert callable(draw) and query is None
+    a, b = draw(), draw()
+    assert all(x[1] is a[0][1] for x in a)  # one draw: n counterfactual pairs of one clean batch
+    assert not torch.equal(a[0][1], b[0][1])  # the next inner step: new content
+    drawn = []
+    source = ConfounderBatchSource(source.sampler, source.confounders, "fresh-confounders", seed=0)
+    orig = source._draw_fresh
+    source._draw_fresh = lambda: drawn.append(1) or orig()  # type: ignore[method-assign]
+    train(dil, source, steps=2)
+    assert len(drawn) == 2 * dil.inner_steps == 2 * ge_per_step("pf", len(SIGMAS)) // len(SIGMAS)
 
 
 def test_erm_batch_mixes_levels_per_sample():

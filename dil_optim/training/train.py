@@ -56,16 +56,19 @@ class BatchSource(Stateful, Protocol):
 
 
 def batch_mode(variant: str) -> str:
-    """``"mixed"`` for ERM, ``"confounders"`` for DIL_sf/pf, ``"confounders+query"`` for DIL_ss/ps."""
+    """``"mixed"`` for ERM, ``"confounders"`` for DIL_sf, ``"fresh-confounders"`` for DIL_pf (new
+    batches for each inner step, Alg. 3), ``"confounders+query"`` for DIL_ss/ps."""
     v = _normalise_variant(variant)
-    return {"erm": "mixed", "sf": "confounders", "pf": "confounders"}.get(v, "confounders+query")
+    return {"erm": "mixed", "sf": "confounders", "pf": "fresh-confounders"}.get(v, "confounders+query")
 
 
 def ge_per_step(variant: str, n_confounders: int, inner_steps: int | None = None) -> int:
     """Gradient evaluations (forward + backward of one batch of B) per outer step.
 
     ERM: 1 (one mixed batch). DIL_sf: ``n * inner_steps`` (default 1 pass: n). DIL_pf:
-    ``inner_steps * n`` (default 2: each inner step runs all n batches). DIL_ps: ``n + 1`` (the
+    ``inner_steps * n`` (default 2: each inner step runs n batches, newly drawn for each inner
+    step under :func:`batch_mode`'s ``"fresh-confounders"``, so it also consumes ``inner_steps``
+    clean batches per outer step; reusing the batches would cost the same ge). DIL_ps: ``n + 1`` (the
     n confounder batches of the virtual step, one query batch). DIL_ss: ``2 n`` (n virtual
     steps, n query passes, one per branch). The extra backward through the virtual update of
     the second-order variants is not counted as a ge: their wall time shows its cost.
@@ -96,9 +99,14 @@ class ConfounderBatchSource:
             second, different clean batch). See :func:`batch_mode`.
         generator: CPU generator for the distortions (advanced in place; its state is part of
             :meth:`state_dict`); default one seeded with ``seed``.
+
+    Mode ``"fresh-confounders"`` (DIL_pf, Alg. 3): :meth:`next` returns, in place of the list,
+    a callable that draws what mode ``"confounders"`` gives (new clean content, the n pairs) at
+    each call; :meth:`DILWrapper.step` calls it once per inner step. The draws advance this
+    source's sampler and generator, so a checkpoint taken after the step resumes exactly.
     """
 
-    MODES = ("confounders", "mixed", "confounders+query")
+    MODES = ("confounders", "mixed", "confounders+query", "fresh-confounders")
 
     def __init__(self, sampler: Any, confounders: Any, mode: str, *,
                  generator: torch.Generator | None = None, seed: int = 0) -> None:
@@ -110,7 +118,10 @@ class ConfounderBatchSource:
         self.generator = generator if generator is not None else torch.Generator().manual_seed(seed)
 
     def next(self) -> tuple[list[Batch], Batch | None]:
-        """``(confounder_batches, query_batch)``; ``query_batch`` is None unless mode has a query."""
+        """``(confounder_batches, query_batch)``; ``query_batch`` is None unless mode has a query;
+        for ``"fresh-confounders"`` ``confounder_batches`` is a callable drawing them."""
+        if self.mode == "fresh-confounders":
+            return self._draw_fresh, None  # type: ignore[return-value]
         clean = self.sampler.next()
         if self.mode == "mixed":
             return [tuple(self.confounders.sample_mixed(clean, generator=self.generator))], None
@@ -121,6 +132,14 @@ class ConfounderBatchSource:
             return pairs, None
         query = tuple(self.confounders.sample_mixed(self.sampler.next(), generator=self.generator))
         return pairs, query
+
+    def _draw_fresh(self) -> list[Batch]:
+        """One call: the batches mode ``"confounders"`` would give for the next clean content."""
+        mode, self.mode = self.mode, "confounders"
+        try:
+            return self.next()[0]
+        finally:
+            self.mode = mode
 
     def state_dict(self) -> dict[str, Any]:
         return {"mode": self.mode, "sampler": self.sampler.state_dict(), "generator": self.generator.get_state()}
