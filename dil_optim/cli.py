@@ -159,6 +159,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     try:
         dil = DILWrapper(net, optimizer, torch.nn.L1Loss(), d.variant, inner_lr=d.inner_lr,
                          inner_steps=d.inner_steps, backend=d.backend, virtual_step=d.virtual_step,
+                         second_order=d.second_order,
                          ddp_mode=d.ddp_mode, generator=torch.Generator().manual_seed(t.seed),
                          autocast_dtype=precision, grad_scaler=scaler)
     except (ImportError, TypeError, ValueError) as exc:

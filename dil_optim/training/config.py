@@ -13,6 +13,7 @@ Example (every key but ``[train] steps`` has a default)::
     inner_lr = 1e-4
     backend = "torch_func"              # torch_func | higher
     virtual_step = "adam"               # adam | sgd
+    second_order = "graph"              # graph | hvp | vmap (ss/ps only; same numbers, other memory/time)
     ddp_mode = "sync"                   # sync | local
 
     [train]
@@ -63,6 +64,7 @@ CHOICES = {
     "dil.variant": ("erm", "sf", "pf", "ss", "ps"),
     "dil.backend": ("torch_func", "higher"),
     "dil.virtual_step": ("adam", "sgd"),
+    "dil.second_order": ("graph", "hvp", "vmap"),
     "dil.ddp_mode": ("sync", "local"),
     "train.precision": ("fp32", "bf16", "fp16"),
 }
@@ -85,6 +87,7 @@ class DILConfig:
     inner_steps: int | None = None
     backend: str = "torch_func"
     virtual_step: str = "adam"
+    second_order: str = "graph"
     ddp_mode: str = "sync"
 
 

@@ -29,6 +29,7 @@ logger = logging.getLogger(__name__)
 SAFE_ON_RESUME: dict[str, str] = {
     "train.steps": "extends (or shortens, not below the checkpoint's step) the run; the LR milestones stay",
     "train.checkpoint_every": "only how often the state is written",
+    "dil.second_order": "every mode computes the same gradient (to round-off); only memory and time differ",
     "train.device": "where the same state runs (bitwise equality across devices is not promised)",
     "output.dir": "where the checkpoint is read and written (a moved run folder)",
 }
