@@ -90,6 +90,9 @@ class Job:
     def steps(self) -> int:
         per = 1 if self.profile.compute == "equal-steps" else self.ge_per_step
         steps = self.profile.budget_ge // per
+        if steps < 1:
+            raise ValueError(f"budget of {self.profile.budget_ge} ge is less than one outer step of {self.label} "
+                             f"({per} ge): raise --budget-ge")
         return min(steps, self.max_steps) if self.max_steps else steps
 
     @property
