@@ -1,20 +1,19 @@
-"""Real JPEG compression (encode + decode with libjpeg through ``torchvision.io``).
+"""Real JPEG compression (encode + decode with libjpeg-turbo).
 
-The batch is quantised to 8 bits (``round(255 x)``), encoded at an integer quality with
-torchvision's ``encode_jpeg`` (libjpeg defaults: baseline, 4:2:0 chroma subsampling for
-colour images) and decoded again. Encoding is per image by nature; images that share a
-quality are handed to torchvision as one list. Tensors on other devices are compressed on
-the CPU and moved back.
+The batch is quantised to 8 bits (``round(255 x)``), encoded at an integer quality (libjpeg
+defaults: baseline, 4:2:0 chroma subsampling for colour images) and decoded again, through the
+one codec adapter :mod:`dil_optim.augment._jpeg_codec` (torchvision's ``encode_jpeg`` /
+``decode_jpeg`` by default; TorchCodec gives the same bytes). Encoding is per image by nature;
+images that share a quality are handed to the codec as one list. Tensors on other devices are
+compressed on the CPU and moved back.
 """
 
 from __future__ import annotations
 
-import warnings
-
 import torch
 from torch import Tensor
-from torchvision.io import decode_jpeg, encode_jpeg
 
+from ._jpeg_codec import jpeg_roundtrip
 from .base import Degradation, ParamRange, RangeLike
 
 __all__ = ["JPEG", "jpeg_compress"]
@@ -45,11 +44,7 @@ def jpeg_compress(x: Tensor, quality: Tensor | int) -> Tensor:
     out = torch.empty_like(u8)
     for qv in torch.unique(q).tolist():
         idx = torch.nonzero(q == qv).flatten().tolist()
-        with warnings.catch_warnings():
-            # torchvision 0.29 announces a move of its codecs to TorchCodec; the API still works
-            warnings.filterwarnings("ignore", category=DeprecationWarning, module="torchvision")
-            encoded = encode_jpeg([u8[i].contiguous() for i in idx], quality=int(qv))
-            decoded = decode_jpeg(encoded)
+        decoded = jpeg_roundtrip([u8[i] for i in idx], int(qv))
         for i, img in zip(idx, decoded):
             out[i] = img
     return out.to(device=x.device, dtype=x.dtype) / 255.0

@@ -71,3 +71,30 @@ def test_functional_checks() -> None:
         jpeg_compress(x, torch.tensor([50.0]))
     with pytest.raises(ValueError, match="channels"):
         jpeg_compress(torch.cat([x, x], 1), 50)
+
+
+def test_codec_adapter_backends_agree_byte_for_byte():
+    """TorchCodec (when installed) decodes to exactly torchvision's pixels at every quality."""
+    from dil_optim.augment import _jpeg_codec
+
+    tv, tc = _jpeg_codec._torchvision(), _jpeg_codec._torchcodec()
+    if tv is None or tc is None:
+        pytest.skip("needs both torchvision's codecs and torchcodec")
+    g = torch.Generator().manual_seed(0)
+    images = [(torch.rand(c, 24, 40, generator=g) * 255).to(torch.uint8) for c in (3, 3, 1)]
+    for q in (5, 50, 95):
+        for a, b in zip(tv(images, q), tc(images, q)):
+            assert torch.equal(a, b)
+
+
+def test_codec_choice_from_the_environment(monkeypatch):
+    from dil_optim.augment import _jpeg_codec
+
+    monkeypatch.setattr(_jpeg_codec, "_chosen", None)
+    monkeypatch.setenv("DIL_OPTIM_JPEG_CODEC", "pillow")
+    with pytest.raises(ValueError, match="DIL_OPTIM_JPEG_CODEC = 'pillow'"):
+        _jpeg_codec.codec_name()
+    monkeypatch.setattr(_jpeg_codec, "_chosen", None)
+    monkeypatch.setenv("DIL_OPTIM_JPEG_CODEC", "torchvision")
+    assert _jpeg_codec.codec_name() == "torchvision"
+    monkeypatch.setattr(_jpeg_codec, "_chosen", None)
