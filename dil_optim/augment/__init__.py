@@ -16,7 +16,7 @@ from .dataset import PairedFolder
 from .hybrid import HYBRID_LEVELS, HybridDistortion
 from .isp import CFA_PATTERNS, CameraNoise, cfa_masks, demosaic_bilinear, mosaic
 from .jpeg import JPEG, jpeg_compress
-from .kernels import KERNEL_TYPES, MixedKernelSampler, bivariate_kernels, sinc_kernels
+from .kernels import KERNEL_TYPES, MixedKernelSampler, bessel_j1, bivariate_kernels, sinc_kernels
 from .noise import GaussianNoise, PoissonNoise
 from .realesrgan import REALESRGAN_X4PLUS, Downsample, RealESRGANDegradation, realesrgan_confounders
 
@@ -41,6 +41,7 @@ __all__ = [
     "PoissonNoise",
     "REALESRGAN_X4PLUS",
     "RealESRGANDegradation",
+    "bessel_j1",
     "bivariate_kernels",
     "cfa_masks",
     "demosaic_bilinear",

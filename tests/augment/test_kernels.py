@@ -47,18 +47,36 @@ def test_isotropic_kernels_are_symmetric() -> None:
     torch.testing.assert_close(k, k.flip(0))
 
 
-def test_sinc_kernel_matches_bessel_formula() -> None:
-    omega = math.pi / 2
-    k = sinc_kernels(t(omega), torch.tensor([21]))[0]
-    r = torch.arange(-10, 11, dtype=D)
+@pytest.mark.parametrize("omega", [math.pi / 5, math.pi / 3, 0.5, math.pi / 2, 2.0, 2.5, 3.0, math.pi])
+@pytest.mark.parametrize("size", [7, 13, 21])
+def test_sinc_kernel_matches_bessel_formula(omega: float, size: int) -> None:
+    """BasicSR's circular_lowpass_kernel (scipy's j1), every cut-off of Real-ESRGAN's ranges."""
+    k = sinc_kernels(t(omega), torch.tensor([size]))[0]
+    r0 = size // 2
+    r = torch.arange(-r0, r0 + 1, dtype=D)
     yy, xx = torch.meshgrid(r, r, indexing="ij")
     rad = torch.sqrt(xx**2 + yy**2).numpy()
     ref = torch.from_numpy(omega * special.j1(omega * rad) / (2 * math.pi * rad + (rad == 0)))
-    ref[10, 10] = omega**2 / (4 * math.pi)
+    ref[r0, r0] = omega**2 / (4 * math.pi)
     ref = ref / ref.sum()
-    # torch.special.bessel_j1 agrees with scipy's j1 to ~1e-8 absolute
-    torch.testing.assert_close(k, ref, atol=1e-7, rtol=0)
-    assert float(k.min()) < 0  # ringing lobes
+    pad = (21 - size) // 2
+    ref = torch.nn.functional.pad(ref, (pad, pad, pad, pad))  # zero-padded to the 21x21 grid
+    # J1 in float64 to round-off: the kernels agree with BasicSR's to 1e-14 (torch.special.bessel_j1
+    # would leave up to 2.6e-7)
+    torch.testing.assert_close(k, ref, atol=1e-14, rtol=0)
+    assert float(k.min()) < 0 or size == 7  # ringing lobes
+
+
+def test_bessel_j1_is_accurate_to_round_off() -> None:
+    from dil_optim.augment import bessel_j1
+
+    x = torch.linspace(-60, 60, 24001, dtype=D)
+    torch.testing.assert_close(bessel_j1(x), torch.from_numpy(special.j1(x.numpy())), atol=3e-15, rtol=0)
+    big = torch.tensor([1000.0, 333.3], dtype=D)
+    torch.testing.assert_close(bessel_j1(big), torch.from_numpy(special.j1(big.numpy())), atol=1e-14, rtol=0)
+    assert bessel_j1(torch.tensor([1.5], dtype=torch.float32)).dtype == torch.float32
+    with pytest.raises(ValueError, match="finite"):
+        bessel_j1(torch.tensor([math.inf], dtype=D))
 
 
 def test_mixed_sampler_draws_the_listed_families() -> None:
