@@ -37,12 +37,16 @@ _NEG_SLOPE = 0.2
 _RES_SCALE = 0.2
 
 
-def _scaled_kaiming_(conv: nn.Conv2d, scale: float) -> None:
-    """ESRGAN's initialisation for dense-block convs: Kaiming normal (fan-in) times ``scale``, zero bias."""
+INITS = ("basicsr", "authors")
+
+
+def _scaled_kaiming_(conv: nn.Conv2d, scale: float, zero_bias: bool = True) -> None:
+    """ESRGAN's initialisation for dense-block convs: Kaiming normal (fan-in) times ``scale``;
+    the bias zeroed (BasicSR) or left at PyTorch's default uniform draw (``zero_bias=False``)."""
     nn.init.kaiming_normal_(conv.weight, a=0, mode="fan_in", nonlinearity="relu")
     with torch.no_grad():
         conv.weight.mul_(scale)
-    if conv.bias is not None:
+    if conv.bias is not None and zero_bias:
         nn.init.zeros_(conv.bias)
 
 
@@ -53,7 +57,7 @@ class ResidualDenseBlock(nn.Module):
     channels; conv1-4 produce ``num_grow_ch``, conv5 produces ``num_feat``.
     """
 
-    def __init__(self, num_feat: int = 64, num_grow_ch: int = 32, bias: bool = True) -> None:
+    def __init__(self, num_feat: int = 64, num_grow_ch: int = 32, bias: bool = True, init: str = "basicsr") -> None:
         super().__init__()
         g = num_grow_ch
         self.conv1 = nn.Conv2d(num_feat, g, 3, 1, 1, bias=bias)
@@ -62,7 +66,7 @@ class ResidualDenseBlock(nn.Module):
         self.conv4 = nn.Conv2d(num_feat + 3 * g, g, 3, 1, 1, bias=bias)
         self.conv5 = nn.Conv2d(num_feat + 4 * g, num_feat, 3, 1, 1, bias=bias)
         for conv in (self.conv1, self.conv2, self.conv3, self.conv4, self.conv5):
-            _scaled_kaiming_(conv, 0.1)
+            _scaled_kaiming_(conv, 0.1, zero_bias=init == "basicsr")
 
     def forward(self, x: Tensor) -> Tensor:
         feats = [x]
@@ -74,11 +78,11 @@ class ResidualDenseBlock(nn.Module):
 class RRDB(nn.Module):
     """Residual-in-residual dense block: three dense blocks, output ``x + 0.2 * rdb3(rdb2(rdb1(x)))``."""
 
-    def __init__(self, num_feat: int = 64, num_grow_ch: int = 32, bias: bool = True) -> None:
+    def __init__(self, num_feat: int = 64, num_grow_ch: int = 32, bias: bool = True, init: str = "basicsr") -> None:
         super().__init__()
-        self.rdb1 = ResidualDenseBlock(num_feat, num_grow_ch, bias)
-        self.rdb2 = ResidualDenseBlock(num_feat, num_grow_ch, bias)
-        self.rdb3 = ResidualDenseBlock(num_feat, num_grow_ch, bias)
+        self.rdb1 = ResidualDenseBlock(num_feat, num_grow_ch, bias, init)
+        self.rdb2 = ResidualDenseBlock(num_feat, num_grow_ch, bias, init)
+        self.rdb3 = ResidualDenseBlock(num_feat, num_grow_ch, bias, init)
 
     def forward(self, x: Tensor) -> Tensor:
         return x + _RES_SCALE * self.rdb3(self.rdb2(self.rdb1(x)))
@@ -102,6 +106,10 @@ class RRDBNet(nn.Module):
         bias: additive biases in every conv (default True). ``bias=False`` removes all of them
             (the net has no other additive term), giving a bias-free RRDB in the sense of Mohan
             et al. (ICLR 2020): ``f(a x) = a f(x)`` for ``a > 0``.
+        init: the dense-block convs' initialisation; both draw Kaiming-normal weights times 0.1.
+            ``"basicsr"`` (default, ESRGAN/BasicSR) zeroes their biases; ``"authors"`` keeps
+            PyTorch's default bias draw, uniform in ``+-1/sqrt(fan_in)``, as the DIL authors'
+            RRDB does. The weights are the same for the same seed; only those biases differ.
     """
 
     def __init__(
@@ -114,8 +122,11 @@ class RRDBNet(nn.Module):
         num_grow_ch: int = 32,
         unshuffle_x1: bool = False,
         bias: bool = True,
+        init: str = "basicsr",
     ) -> None:
         super().__init__()
+        if init not in INITS:
+            raise ValueError(f"RRDBNet: init must be one of {', '.join(map(repr, INITS))}, got {init!r}")
         for key, val in (("num_in_ch", num_in_ch), ("num_out_ch", num_out_ch),
                          ("num_feat", num_feat), ("num_grow_ch", num_grow_ch)):
             if not isinstance(val, int) or isinstance(val, bool) or val < 1:
@@ -138,7 +149,7 @@ class RRDBNet(nn.Module):
         self.num_up = 0 if self.unshuffle == 1 and scale == 1 else 2
 
         self.conv_first = nn.Conv2d(num_in_ch * self.unshuffle**2, num_feat, 3, 1, 1, bias=bias)
-        self.body = nn.Sequential(*(RRDB(num_feat, num_grow_ch, bias) for _ in range(num_block)))
+        self.body = nn.Sequential(*(RRDB(num_feat, num_grow_ch, bias, init) for _ in range(num_block)))
         self.conv_body = nn.Conv2d(num_feat, num_feat, 3, 1, 1, bias=bias)
         if self.num_up:
             self.conv_up1 = nn.Conv2d(num_feat, num_feat, 3, 1, 1, bias=bias)

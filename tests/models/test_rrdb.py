@@ -188,3 +188,27 @@ def test_bad_arguments_and_inputs():
         net(torch.rand(3, 8, 8))
     with pytest.raises(TypeError, match="floating"):
         net(torch.zeros(1, 3, 8, 8, dtype=torch.uint8))
+
+
+def test_authors_init_keeps_default_dense_block_biases_and_the_same_weights():
+    import math
+
+    from dil_optim.models.rrdb import RRDBNet
+
+    torch.manual_seed(0)
+    ours = RRDBNet(num_feat=16, num_block=1, num_grow_ch=8)
+    torch.manual_seed(0)
+    theirs = RRDBNet(num_feat=16, num_block=1, num_grow_ch=8, init="authors")
+    a, b = ours.state_dict(), theirs.state_dict()
+    dense_biases = [k for k in a if ".rdb" in k and k.endswith(".bias")]
+    assert len(dense_biases) == 15
+    for k in a:
+        if k in dense_biases:
+            assert torch.count_nonzero(a[k]) == 0 and torch.count_nonzero(b[k]) == b[k].numel()
+            conv = dict(theirs.named_modules())[k.rsplit(".", 1)[0]]
+            bound = 1 / math.sqrt(conv.in_channels * 9)
+            assert float(b[k].abs().max()) <= bound
+        else:
+            assert torch.equal(a[k], b[k]), k  # same weights, same other biases
+    with pytest.raises(ValueError, match="init must be one of"):
+        RRDBNet(num_block=0, init="esrgan")
