@@ -87,6 +87,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     from .training import preflight
     from .training.checkpoint import CheckpointError
     from .training.config import ConfigError, load_config
+    from .training.progress import Progress, format_duration
     from .training.train import ConfounderBatchSource, batch_mode, load_checkpoint, train
 
     try:
@@ -104,6 +105,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     ckpt = out / ("checkpoint.pt" if world <= 1 else f"checkpoint-rank{rank_env}.pt")
     preflight.check_checkpoint_target(ckpt, resume=args.resume, overwrite=args.overwrite)
     pending: list[dict[str, Any]] = []
+    start = 0  # the step this session starts from
     if args.resume:
         try:
             previous = load_checkpoint(ckpt)
@@ -124,6 +126,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         if safe:
             logger.info("resuming with changed %s", preflight.describe_changes(safe))
             pending = [{"step": int(previous["step"]), "key": k, "old": a, "new": b} for k, (a, b) in safe.items()]
+        start = int(previous["step"])
         del previous
     try:
         images = ImageFolder(cfg.data.train_root, recursive=True) if cfg.data.train_root else builtin_images("train")
@@ -168,10 +171,12 @@ def cmd_train(args: argparse.Namespace) -> int:
     confounders, _ = paper_confounders(cfg.task)
     source = ConfounderBatchSource(sampler, confounders, batch_mode(d.variant), seed=t.seed + 1000 * rank + 1)
 
+    bar = Progress(t.steps, "train", logger, done=start, unit="step", bar=None if rank == 0 else False,
+                   every_s=30.0 if rank == 0 else float("inf"))
+
     def log(step: int, stats: Any) -> None:
-        if rank == 0 and (step % max(1, t.steps // 20) == 0 or step == t.steps):
-            logger.info("step %d/%d  loss %.5f  grad-norm %.3g  lr %.3g", step, t.steps, stats.outer_loss,
-                        stats.grad_norm, optimizer.param_groups[0]["lr"])
+        if rank == 0:
+            bar.update(step, loss=f"{stats.outer_loss:.5f}", lr=f"{optimizer.param_groups[0]['lr']:.3g}")
 
     try:
         result = train(dil, source, steps=t.steps, scheduler=scheduler, checkpoint_path=ckpt,
@@ -179,10 +184,13 @@ def cmd_train(args: argparse.Namespace) -> int:
                        stateful={"config": _ConfigState(cfg.to_dict(), pending)})
     except (CheckpointError, ValueError) as exc:  # a checkpoint that does not fit this run: touch nothing
         raise UsageError(f"cannot resume: {exc}") from None
+    elapsed = bar.close()
     if rank == 0 and result.interrupted:
         logger.info("interrupted at step %d of %d; continue with --resume (checkpoint: %s)", result.step, t.steps, ckpt)
     elif rank == 0:
-        logger.info("trained %d steps in %.1f s; checkpoint: %s", result.step, result.wall_time_s, ckpt)
+        logger.info("trained steps %d-%d of %d in %s (%s of it in training steps over all sessions); checkpoint: %s",
+                    (result.resumed_from or 0) + 1, result.step, t.steps, format_duration(elapsed),
+                    format_duration(result.wall_time_s), ckpt)
     if world > 1:
         import torch.distributed as dist
 
