@@ -92,7 +92,7 @@ def _profile(cell: Cell, args: argparse.Namespace) -> Profile:
 
 def _job(cell: Cell, method: str, seed: int, args: argparse.Namespace, device: str, content: str = "shared") -> Job:
     return Job(method, seed, _profile(cell, args), SPEC, SPEC.eval_levels, SPEC.train_levels, args.train_root,
-               None, device, str(Path(args.out) / cell.name), True, content=content)
+               None, device, str(Path(args.out) / cell.name), True, content=content, group=cell.name)
 
 
 def _mean(xs: list[float]) -> float:

@@ -43,7 +43,7 @@ class Job:
     content: how the confounder batches of a DIL variant get their clean images: ``"shared"``
     (one clean batch degraded n ways, the paper's counterfactual augmentation) or
     ``"independent"`` (a clean batch per confounder, what the authors' code does).
-    lr: None: the profile's lr.
+    lr: None: the profile's lr. group: a prefix of the job's name in progress reports.
     """
 
     method: str
@@ -61,6 +61,7 @@ class Job:
     throughput: bool = False
     content: str = "shared"
     lr: float | None = None
+    group: str = ""  # names the job in progress reports when several share method and seed (a study's cell)
 
     @property
     def label(self) -> str:
@@ -69,7 +70,8 @@ class Job:
     @property
     def tag(self) -> str:
         """The label, with the lr when the profile grids it: names the run in progress reports."""
-        return f"{self.label} lr {self.run_lr:g}" if self.profile.lr_grid else self.label
+        tag = f"{self.label} lr {self.run_lr:g}" if self.profile.lr_grid else self.label
+        return f"{self.group}/{tag}" if self.group else tag
 
     @property
     def run_lr(self) -> float:
