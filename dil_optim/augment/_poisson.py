@@ -38,11 +38,11 @@ def _alias_tables_cpu(vals: int) -> tuple[Tensor, Tensor]:
     pmf = torch.exp(logp)
     pmf[0] = 0.0
     pmf[0, 0] = 1.0  # rate 0: always 0
-    pmf = (pmf / pmf.sum(dim=1, keepdim=True)).numpy()
+    pmf_np = (pmf / pmf.sum(dim=1, keepdim=True)).numpy()
     prob = np.ones((256, size))
     alias = np.tile(np.arange(size), (256, 1))
     for row in range(256):  # Vose's construction, one row at a time
-        scaled = pmf[row] * size
+        scaled = pmf_np[row] * size
         small = [i for i in range(size) if scaled[i] < 1.0]
         large = [i for i in range(size) if scaled[i] >= 1.0]
         while small and large:

@@ -117,6 +117,9 @@ class ParamRange:
         min_value / max_value: allowed closed interval for the value(s).
     """
 
+    low: float
+    high: float
+
     def __init__(self, value: RangeLike | ParamRange, name: str, *, min_value: float = -math.inf,
                  max_value: float = math.inf) -> None:
         if isinstance(value, ParamRange):

@@ -99,7 +99,8 @@ class ConfounderSet:
         if isinstance(clean, Sequence) and not isinstance(clean, str):
             chunks = list(clean)
             if len(chunks) != n:
-                raise ValueError(f"content='independent' needs {n} clean batches (one per confounder), got {len(chunks)}")
+                raise ValueError(f"content='independent' needs {n} clean batches (one per confounder), "
+                                 f"got {len(chunks)}")
             for i, c in enumerate(chunks):
                 check_batch(c, name=f"clean[{i}]", check_range=False)
             return chunks

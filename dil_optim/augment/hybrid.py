@@ -38,7 +38,7 @@ from collections.abc import Sequence
 import torch
 from torch import Tensor
 
-from .base import Degradation, randint, rand
+from .base import Degradation, rand, randint
 from .blur import filter_separable, gaussian_kernel1d
 from .jpeg import jpeg_compress
 from .noise import add_gaussian_noise

@@ -298,6 +298,7 @@ def realesrgan_confounders(order: int = 1, scale: int = 4, split: str = "isotrop
     of the second-order model is kept in every confounder. Colour vs grey noise stays
     random (probability 0.4) inside each confounder.
     """
+    blurs: tuple[str, ...]
     if split == "isotropy":
         blurs = ("iso", "aniso")
     elif split == "family":

@@ -48,13 +48,13 @@ class Rollback:
     def restore(self) -> None:
         """Write everything back and clear the gradients."""
         with torch.no_grad():
-            if self._params:
+            if self._params and self.theta is not None:
                 torch._foreach_copy_(self._params, self.theta)
             if self._buffers:
                 torch._foreach_copy_(self._buffers, self._saved_buffers)
         if self._inner is not None:
             self._restore_optimizer(*self._inner)
-        if self._generator is not None:
+        if self._generator is not None and self._gen_state is not None:
             self._generator.set_state(self._gen_state)
         if self._scaler_state is not None:
             self._scaler.load_state_dict(self._scaler_state)

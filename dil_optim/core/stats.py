@@ -54,7 +54,7 @@ def total_norm(grads: list[torch.Tensor]) -> torch.Tensor:
     """The L2 norm of all ``grads`` together, in float64, without a device sync."""
     if not grads:
         return torch.zeros(())
-    norms = torch._foreach_norm([g.detach() for g in grads])
+    norms = list(torch._foreach_norm([g.detach() for g in grads]))
     if len({n.dtype for n in norms}) > 1:
         norms = [n.double() for n in norms]
     return torch.linalg.vector_norm(torch.stack(norms).double())

@@ -8,8 +8,16 @@ from __future__ import annotations
 from .builtin import BUILTIN_TEST, BUILTIN_TRAIN, builtin_images
 from .downloader import ChecksumError, DownloadError, download, download_test_set
 from .images import IMAGE_EXTENSIONS, ImageFolder, load_image
-from .registry import (DATA_ENV_VAR, FileRecord, TestSetSpec, candidate_roots, default_cache_root,
-                       known_test_sets, manifest, lookup_test_set)
+from .registry import (
+                       DATA_ENV_VAR,
+                       FileRecord,
+                       TestSetSpec,
+                       candidate_roots,
+                       default_cache_root,
+                       known_test_sets,
+                       lookup_test_set,
+                       manifest,
+)
 from .sampler import PatchSampler, dihedral
 from .testsets import TestSet, TestSetError
 

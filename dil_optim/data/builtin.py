@@ -34,7 +34,7 @@ BUILTIN_TEST: tuple[str, ...] = ("astronaut", "chelsea", "coffee")
 Split = Literal["train", "test", "all"]
 
 
-def _import_skimage_data():  # type: ignore[no-untyped-def]
+def _import_skimage_data():  # -> the skimage.data module
     try:
         import skimage.data as skdata
     except ImportError as exc:  # pragma: no cover - depends on the environment
@@ -45,7 +45,7 @@ def _import_skimage_data():  # type: ignore[no-untyped-def]
     return skdata
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _load_uint8(name: str) -> torch.Tensor:
     skdata = _import_skimage_data()
     if name in ("motorcycle_left", "motorcycle_right"):

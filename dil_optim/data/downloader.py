@@ -26,7 +26,7 @@ import numpy as np
 from PIL import Image
 
 from .images import decode_image_uint8
-from .registry import DATA_ENV_VAR, default_cache_root, manifest, lookup_test_set
+from .registry import DATA_ENV_VAR, default_cache_root, lookup_test_set, manifest
 from .verify import VerificationRecord, check_file, file_sha256, pixels_sha256, write_atomic
 
 logger = logging.getLogger(__name__)
@@ -43,7 +43,7 @@ class ChecksumError(ValueError):
     """A downloaded file's sha256 differs from the expected one (nothing in the cache changed)."""
 
 
-def _open(url: str, offset: int, timeout: float):  # type: ignore[no-untyped-def]
+def _open(url: str, offset: int, timeout: float):  # -> an HTTP response
     req = urllib.request.Request(url, headers={"User-Agent": "dil-optim"})
     if offset:
         req.add_header("Range", f"bytes={offset}-")

@@ -95,7 +95,10 @@ def decode_image_uint8(source: PathLike | bytes, *, name: str | None = None) -> 
     ``name`` is only used in messages. Raises ``FileNotFoundError`` for a missing file and
     ``ValueError`` for data Pillow cannot decode or an unsupported mode.
     """
-    label = name if name is not None else (os.fspath(source) if not isinstance(source, (bytes, bytearray)) else "<bytes>")
+    if name is not None:
+        label = name
+    else:
+        label = os.fspath(source) if not isinstance(source, (bytes, bytearray)) else "<bytes>"
     arr, vmax = _decode(source, label)
     if vmax != 255:
         logger.info("%s: 16-bit image rounded to 8 bits", label)

@@ -104,13 +104,13 @@ def lookup_test_set(name: str) -> TestSetSpec:
     raise ValueError(f"unknown test set {name!r}; known: {', '.join(known_test_sets())}, builtin")
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def manifest(name: str) -> tuple[FileRecord, ...]:
     """The expected files of test set ``name`` in their evaluation order (``()`` if no manifest)."""
     spec = lookup_test_set(name)
     if not spec.has_manifest:
         return ()
-    text = resources.files("dil_optim.data").joinpath("manifests", f"{spec.name}.tsv").read_text("utf-8")
+    text = resources.files("dil_optim.data").joinpath("manifests").joinpath(f"{spec.name}.tsv").read_text("utf-8")
     records = []
     for line in text.splitlines():
         if not line.strip() or line.startswith("#"):

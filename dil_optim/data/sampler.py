@@ -86,7 +86,8 @@ class PatchSampler:
         names, tensors = self._unpack(images)
         if not tensors:
             raise ValueError("PatchSampler needs at least one image, got none")
-        keep, small = [], []
+        keep: list[tuple[str, torch.Tensor]] = []
+        small: list[tuple[str, torch.Tensor]] = []
         for name, t in zip(names, tensors):
             (small if t.shape[1] < patch_size or t.shape[2] < patch_size else keep).append((name, t))
         if small:

@@ -12,8 +12,7 @@ import torch
 
 from .builtin import BUILTIN_TEST, builtin_images_uint8
 from .images import decode_image_uint8, list_images, uint8_to_float
-from .registry import (DATA_ENV_VAR, FileRecord, TestSetSpec, candidate_roots, manifest,
-                       resolve_set_dir, lookup_test_set)
+from .registry import DATA_ENV_VAR, FileRecord, TestSetSpec, candidate_roots, lookup_test_set, manifest, resolve_set_dir
 from .verify import VerificationRecord, check_file
 
 logger = logging.getLogger(__name__)
@@ -75,6 +74,7 @@ class TestSet:
         self._cache: dict[str, torch.Tensor] = {}
         self.is_subset = False
         self.spec: TestSetSpec | None
+        self.root: Path | None
         if isinstance(name, str) and name.strip().lower() == "builtin":
             self.name, self.spec, self.root = "builtin", None, None
             self._records: list[FileRecord] | None = None
@@ -85,7 +85,7 @@ class TestSet:
         found = resolve_set_dir(self.name, data_root)
         if found is None:
             raise TestSetError(self._absent_message(data_root))
-        self.root: Path | None = found
+        self.root = found
         if self.spec.has_manifest:
             self._records = self._check_manifest_set(found, allow_subset, verify)
             self.files = [r.file for r in self._records]

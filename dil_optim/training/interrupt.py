@@ -25,7 +25,7 @@ class StopRequest:
         self.requested: int | None = None
         self._previous: dict[int, object] = {}
 
-    def __enter__(self) -> "StopRequest":
+    def __enter__(self) -> StopRequest:
         if threading.current_thread() is threading.main_thread():
             for sig in self.SIGNALS:
                 self._previous[sig] = signal.signal(sig, self._handle)
@@ -34,7 +34,7 @@ class StopRequest:
     def _handle(self, signum: int, frame: FrameType | None) -> None:
         if self.requested is not None:
             previous = self._previous.get(signum)
-            signal.signal(signum, previous if callable(previous) else signal.SIG_DFL)  # type: ignore[arg-type]
+            signal.signal(signum, previous if callable(previous) else signal.SIG_DFL)
             signal.raise_signal(signum)
             return
         self.requested = signum

@@ -5,7 +5,7 @@ Install it with ``pip install "dil-optim[higher]"``.
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import torch
 from torch import nn
