@@ -119,6 +119,7 @@ def test_runner_smoke_with_grid_baselines_and_equal_steps(train_root: Path, tmp_
     assert all(r["steps"] == 4 for r in res["runs"])
     assert {r["method"]: r["ge"] for r in res["runs"]} == {"ERM": 4, "ERM_bf": 4, "ERM_oracle": 4, "DIL_sf": 16}
     assert all(r["convergence"] is not None and "rise_db" in r["convergence"] for r in res["runs"])
+    assert (out / "fig1_crops.png").stat().st_size > 1000  # the Fig. 4-style crops at the highest unseen level
     table = (out / "table1.md").read_text()
     assert "Equal steps" in table and "chosen per method on the validation split" in table
 
@@ -147,3 +148,17 @@ def test_scaling_study_smoke(train_root: Path, tmp_path: Path):
     assert set(last["methods"]) == {"ERM", "ERM_bf", "ERM_oracle", "DIL_ps"}  # DIL_sf: 4 ge a step, 8 at the end
     assert last["failure_s50"] == pytest.approx(last["gain_s50"]["ERM_oracle"]["mean"])
     assert (out / "fig_scaling.png").stat().st_size > 1000 and "| dncnn-S |" in (out / "scaling.md").read_text()
+
+
+def test_pictures_pick_the_widest_spread_and_the_median_image():
+    from dil_optim.training.reproduce.pictures import pick_images
+
+    def rec(method: str, psnrs: list[float], seed: int = 0) -> dict:
+        return {"method": method, "seed": seed, "final": [{"dataset": "A", "level": 50.0, "psnr_per_image": psnrs},
+                                                          {"dataset": "A", "level": 20.0, "psnr_per_image": [0, 0, 0]}]}
+
+    recs = [rec("ERM", [20.0, 25.0, 30.0]), rec("DIL_sf", [20.5, 28.0, 30.1]), rec("ERM", [0, 0, 0], seed=1)]
+    assert pick_images(recs, 50.0) == [("A", 1, "methods differ most"), ("A", 1, "median PSNR")][:1]
+    recs[1]["final"][0]["psnr_per_image"] = [24.0, 25.5, 30.1]
+    assert pick_images(recs, 50.0) == [("A", 0, "methods differ most"), ("A", 1, "median PSNR")]
+    assert pick_images(recs, 40.0) == []

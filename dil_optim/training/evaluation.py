@@ -116,6 +116,10 @@ class Evaluator:
         g = torch.Generator().manual_seed(_noise_seed(dataset, file, level))
         return DEGRADATIONS[self.kind](level)(clean[None], generator=g)
 
+    def degraded(self, dataset: str, file: str, clean: torch.Tensor, level: float) -> torch.Tensor:
+        """The ``(1, C, H, W)`` degraded input this evaluator scores for ``(dataset, file, level)``."""
+        return self._noisy(dataset, file, clean, level)
+
     @torch.no_grad()
     def __call__(self, model: nn.Module | None) -> list[dict[str, Any]]:
         """One row per (set, level): mean PSNR/SSIM and the per-image values. ``model=None``

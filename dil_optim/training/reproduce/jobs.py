@@ -28,7 +28,7 @@ from ..train import ConfounderBatchSource, batch_mode, ge_per_step, train
 from . import report
 from .spec import METHODS, Profile, TableSpec, method_variant
 
-__all__ = ["Job", "ConfigGuard", "History", "build_job", "run_job", "test_sets", "eval_steps", "seen_val_psnr",
+__all__ = ["Job", "job_model", "trained_model", "ConfigGuard", "History", "build_job", "run_job", "test_sets", "eval_steps", "seen_val_psnr",
            "undertrained"]
 
 #: a method whose seen-level validation PSNR rose by more than this over the last quarter of its
@@ -173,15 +173,29 @@ def _sync(device: torch.device) -> Any:
     return torch.cuda.synchronize if device.type == "cuda" else None
 
 
+def job_model(job: Job) -> nn.Module:
+    """A freshly initialised backbone of the job (``erm_bf``: with ``bias=False``), on the CPU."""
+    overrides = dict(job.profile.model_overrides)
+    if job.method == "erm_bf":
+        overrides["bias"] = False
+    return build_model(job.profile.model, **overrides)
+
+
+def trained_model(job: Job) -> nn.Module:
+    """The job's model with the weights of its final checkpoint, on the CPU, in eval mode."""
+    from ..train import load_checkpoint
+
+    model = job_model(job)
+    model.load_state_dict(load_checkpoint(job.folder / "checkpoint.pt")["model"])
+    return model.eval()
+
+
 def build_job(job: Job) -> tuple[DILWrapper, ConfounderBatchSource, Any]:
     """Model (same initial weights for every method of a seed and backbone), optimizers, batches,
     scheduler. ``erm_bf`` builds the backbone with ``bias=False``."""
     p, device = job.profile, torch.device(job.device)
     torch.manual_seed(job.seed)
-    overrides = dict(p.model_overrides)
-    if job.method == "erm_bf":
-        overrides["bias"] = False
-    model = build_model(p.model, **overrides).to(device)
+    model = job_model(job).to(device)
     opt = torch.optim.Adam(model.parameters(), lr=job.run_lr, betas=(0.9, 0.999))
     variant = method_variant(job.method)
     dil = DILWrapper(model, opt, nn.L1Loss(), variant, inner_lr=job.run_lr,

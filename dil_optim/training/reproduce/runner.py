@@ -23,7 +23,7 @@ from typing import Any
 import torch
 
 from ..evaluation import Evaluator
-from . import pool, report
+from . import pictures, pool, report
 from .jobs import Job, run_job, test_sets
 from .spec import DEFAULT_METHODS, METHODS, PROFILES, Profile, TableSpec
 
@@ -211,9 +211,17 @@ def main(spec: TableSpec, argv: list[str] | None = None, prog: str | None = None
         print(f"throughput: {path}")
         return out
     chosen, lr_choice = select_lr(records)
-    inputs = Evaluator(sets, spec.kind, tuple(args.levels), "cpu")(None)
-    paths = report.write_all(out, spec, profile, jobs, chosen, inputs, sets, absent, total, device, argv,
+    evaluator = Evaluator(sets, spec.kind, tuple(args.levels), "cpu")
+    paths = report.write_all(out, spec, profile, jobs, chosen, evaluator(None), sets, absent, total, device, argv,
                              all_records=records, lr_choice=lr_choice)
+    unseen = [v for v in args.levels if v not in args.train_levels]
+    if unseen and sets:
+        by_run = {(j.label, j.seed, j.run_lr): j for j in jobs}
+        crops = pictures.write_crops(out / f"{spec.figure}_crops.png",
+                                     [by_run[(r["method"], r["seed"], r["lr"])] for r in chosen], chosen, sets,
+                                     evaluator, max(unseen), spec.level_key)
+        if crops is not None:
+            paths["crops"] = crops
     for label, path in paths.items():
         print(f"{label}: {path}")
     return out
