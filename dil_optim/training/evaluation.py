@@ -2,7 +2,7 @@
 
 Test sets are found under a data root (absent ones are skipped; the built-in test photographs
 stand in when none is found), optionally cut to their first K images and centre crops, and
-scored with :mod:`dil_optim.metrics` (RGB, 8-bit). The distortion of each (set, image, level)
+scored with :mod:`dil_optim.metrics` (RGB or its Y channel, 8-bit). The distortion of each (set, image, level)
 is drawn from a CPU generator seeded from those names alone, so every method, seed and
 device sees identical degraded test images.
 """
@@ -18,16 +18,37 @@ from typing import Any
 import torch
 from torch import nn
 
-from ..augment import GaussianBlur, GaussianNoise
+from ..augment import HYBRID_LEVELS, GaussianBlur, GaussianNoise, HybridDistortion
 from ..data import ImageFolder, TestSet, TestSetError, builtin_images
 from ..metrics import psnr, ssim
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["DEGRADATIONS", "Evaluator", "centre_crop", "load_test_sets", "split_train_val", "train_images"]
+__all__ = ["DEGRADATIONS", "HYBRID_CODES", "Evaluator", "centre_crop", "hybrid_level", "load_test_sets",
+           "split_train_val", "train_images"]
+
+#: the hybrid levels as the numbers a table's levels are: ``100 * low + high`` of their range of level sums
+HYBRID_CODES: dict[str, int] = {name: 100 * lo + hi for name, (lo, hi) in HYBRID_LEVELS.items()}
+
+
+def hybrid_level(code: float) -> HybridDistortion:
+    """The hybrid distortion (blur, noise, JPEG) a numeric level stands for.
+
+    ``code >= 100``: the level sums ``code // 100`` to ``code % 100`` (``911`` mild, ``1217``
+    moderate, ``1820`` severe: :data:`HYBRID_CODES`); below 100: that one level sum (the
+    paper's "multiple levels of severe" training confounders are 18, 19 and 20).
+    """
+    c = int(code)
+    if c != code:
+        raise ValueError(f"a hybrid level is an integer code, got {code}")
+    names = {v: k for k, v in HYBRID_CODES.items()}
+    if c >= 100:
+        return HybridDistortion((c // 100, c % 100), name=f"hybrid_{names.get(c, c)}")
+    return HybridDistortion(c, name=f"hybrid_sum{c}")
+
 
 #: distortion families the tables use, by the ``kind`` of a TableSpec: level -> degradation
-DEGRADATIONS = {"awgn": GaussianNoise, "blur": GaussianBlur}
+DEGRADATIONS = {"awgn": GaussianNoise, "blur": GaussianBlur, "hybrid": hybrid_level}
 
 TestSets = list[tuple[str, list[tuple[str, torch.Tensor]], dict[str, Any]]]
 
@@ -102,15 +123,19 @@ def _noise_seed(dataset: str, file: str, level: float) -> int:
 
 
 class Evaluator:
-    """PSNR/SSIM (RGB, 8-bit, no border crop) of a model on fixed noisy test images.
+    """PSNR/SSIM (RGB, or its Y channel with ``channel="y"``; 8-bit, no border crop) of a model
+    on fixed degraded test images.
 
     The distortion of each (set, image, level) is drawn from a CPU generator seeded from their
-    names only, so every method, seed and device sees the same noisy inputs."""
+    names only, so every method, seed and device sees the same degraded inputs (noise, blur,
+    the hybrid's blur/noise/JPEG parameters)."""
 
     def __init__(self, sets: TestSets, kind: str,
-                 levels: tuple[float, ...], device: str) -> None:
+                 levels: tuple[float, ...], device: str, channel: str = "rgb") -> None:
+        if channel not in ("rgb", "y"):
+            raise ValueError(f"channel must be 'rgb' or 'y', got {channel!r}")
         self.sets, self.levels, self.device = sets, levels, torch.device(device)
-        self.kind = kind
+        self.kind, self.channel = kind, channel
 
     def _noisy(self, dataset: str, file: str, clean: torch.Tensor, level: float) -> torch.Tensor:
         g = torch.Generator().manual_seed(_noise_seed(dataset, file, level))
@@ -136,8 +161,9 @@ class Evaluator:
                         noisy = self._noisy(dataset, file, clean, level).to(self.device)
                         out = noisy if model is None else model(noisy).clamp_(0, 1)
                         target = clean[None].to(self.device)
-                        ps.append(float(psnr(out, target)[0]))
-                        ss.append(float(ssim(out, target)[0]))
+                        y = self.channel == "y"
+                        ps.append(float(psnr(out, target, y_channel=y)[0]))
+                        ss.append(float(ssim(out, target, y_channel=y)[0]))
                     rows.append({"dataset": dataset, "level": level, "psnr": sum(ps) / len(ps),
                                  "ssim": sum(ss) / len(ss), "psnr_per_image": ps, "ssim_per_image": ss})
         finally:

@@ -44,6 +44,9 @@ class Job:
     (one clean batch degraded n ways, the paper's counterfactual augmentation) or
     ``"independent"`` (a clean batch per confounder, what the authors' code does).
     lr: None: the profile's lr. group: a prefix of the job's name in progress reports.
+    backbone: the label of one of the table's backbones (Table 6: ``"RRDB"``, ``"SwinIR"``;
+    the profile then holds its model): it prefixes the label (``"RRDB/ERM"``), so the jobs of
+    one method and seed on two backbones are told apart in the table and in their folders.
     """
 
     method: str
@@ -62,10 +65,17 @@ class Job:
     content: str = "shared"
     lr: float | None = None
     group: str = ""  # names the job in progress reports when several share method and seed (a study's cell)
+    backbone: str = ""
 
     @property
     def label(self) -> str:
-        return METHODS[self.method] + ("-ind" if self.content == "independent" else "")
+        label = METHODS[self.method] + ("-ind" if self.content == "independent" else "")
+        return f"{self.backbone}/{label}" if self.backbone else label
+
+    @property
+    def seen_levels(self) -> tuple[float, ...]:
+        """The levels the training covers: the training levels and the spec's ``seen_levels``."""
+        return self.train_levels + tuple(v for v in self.spec.seen_levels if v not in self.train_levels)
 
     @property
     def tag(self) -> str:
@@ -81,7 +91,7 @@ class Job:
     def confounder_levels(self) -> tuple[float, ...]:
         """The levels the training batches draw: the seen ones, plus the unseen ones for the oracle."""
         if self.method == "erm_oracle":
-            return self.train_levels + tuple(v for v in self.levels if v not in self.train_levels)
+            return self.train_levels + tuple(v for v in self.levels if v not in self.seen_levels)
         return self.train_levels
 
     @property
@@ -263,9 +273,9 @@ def run_job(job: Job, progress: Any = None) -> dict[str, Any]:
     dil, source, sched = build_job(job)
 
     sets, _ = test_sets(job.spec.datasets, job.data_root, job.profile.eval_images, job.profile.eval_crop)
-    evaluator = Evaluator(sets, job.spec.kind, job.levels, job.device) if sets else None
+    evaluator = Evaluator(sets, job.spec.kind, job.levels, job.device, job.spec.channel) if sets else None
     _, val = _split(job)
-    validator = Evaluator([("val", val, {})], job.spec.kind, job.levels, job.device) if val else None
+    validator = Evaluator([("val", val, {})], job.spec.kind, job.levels, job.device, job.spec.channel) if val else None
     history, steps = History(), job.steps
     at = eval_steps(steps, job.profile.evals, validator is not None)
     every = max(1, job.profile.checkpoint_every_ge // job.ge_per_step)
@@ -296,8 +306,8 @@ def run_job(job: Job, progress: Any = None) -> dict[str, Any]:
         "eval_time_s": eval_time[0], "resumed_from": res.resumed_from,
         "params": sum(p.numel() for p in dil.model.parameters()),
         "final_loss": res.losses[-1] if res.losses else None, "history": history.evals, "final": final["rows"],
-        "val_final": final.get("val", []), "val_seen_psnr": seen_val_psnr(final, job.train_levels) if val else None,
-        "convergence": undertrained(history.evals, steps, job.train_levels),
+        "val_final": final.get("val", []), "val_seen_psnr": seen_val_psnr(final, job.seen_levels) if val else None,
+        "convergence": undertrained(history.evals, steps, job.seen_levels), "backbone": job.backbone,
     }
     report.write_json(record_path, record)
     send(("done", name, job.seed, steps, record))

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
-__all__ = ["METHODS", "BASELINES", "Profile", "PROFILES", "TableSpec", "method_variant"]
+__all__ = ["METHODS", "BASELINES", "Profile", "PROFILES", "Backbone", "TableSpec", "method_variant"]
 
 #: method key -> the label tables print. ``erm_bf``: ERM on the same backbone with every additive
 #: bias removed (Mohan et al., ICLR 2020). ``erm_oracle``: ERM whose mixed batches also draw the
@@ -72,10 +74,39 @@ PROFILES = {
 
 
 @dataclass(frozen=True)
+class Backbone:
+    """One backbone of a table that compares backbones (Table 6): its label and, per profile
+    name, the :func:`~dil_optim.models.build_model` name it trains (a profile not listed keeps
+    its own model)."""
+
+    label: str  # "RRDB": prefixes the method labels ("RRDB/ERM") and names the jobs' folders
+    models: Mapping[str, str] = field(default_factory=dict)  # profile name -> model name
+
+    def model_for(self, profile: str, default: str) -> str:
+        return self.models.get(profile, default)
+
+
+@dataclass(frozen=True)
 class TableSpec:
     """One table of the paper: its distortion family, levels, test sets and published numbers.
 
     ``datasets`` empty: no test sets (only the validation split is scored, as the scaling study does).
+
+    Every field after ``figure`` has a default that keeps Table 1's behaviour:
+
+    channel: ``"rgb"`` or ``"y"``: PSNR/SSIM on RGB or on the BT.601 luma (Table 3).
+    level_names: level value -> the name the table prints and the command line accepts
+        (Table 3's hybrid levels are numeric codes, ``1820`` = level sums 18-20 = "severe").
+    seen_levels: test levels the training confounders cover without being one of them
+        (Table 3 trains on the level sums 18, 19, 20 and tests "severe", their union).
+    methods: the methods a run takes by default (``--methods``).
+    paper_labels: our method label -> the label of the paper's column printed beside it
+        (Table 2 prints "DIL" without naming the variant: ``{"DIL_sf": "DIL"}``).
+    profiles: profile name -> overrides of its :class:`Profile` fields for this table
+        (applied before the command line's).
+    backbones: several backbones trained by one command (Table 6); empty: the profile's model.
+    figure_xlabel: the figure's x-axis label (default ``"noise <level_key>"``).
+    notes: lines the table's notes end with (e.g. which variant the paper's "DIL" sits beside).
     """
 
     name: str  # file stem of the table, e.g. "table1"
@@ -87,3 +118,44 @@ class TableSpec:
     datasets: tuple[str, ...]
     paper: dict[tuple[str, float], dict[str, tuple[float, float, float | None]]] = field(default_factory=dict)
     figure: str = "fig1"
+    channel: str = "rgb"
+    level_names: Mapping[float, str] = field(default_factory=dict)
+    seen_levels: tuple[float, ...] = ()
+    methods: tuple[str, ...] = DEFAULT_METHODS
+    paper_labels: Mapping[str, str] = field(default_factory=dict)
+    profiles: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    backbones: tuple[Backbone, ...] = ()
+    figure_xlabel: str = ""
+    notes: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        if self.channel not in ("rgb", "y"):
+            raise ValueError(f"channel must be 'rgb' or 'y', got {self.channel!r}")
+
+    def level_label(self, level: float) -> str:
+        """How the table prints a level: its name, else ``f"{level:g}"``."""
+        return self.level_names.get(level, f"{level:g}")
+
+    def parse_level(self, text: str) -> float:
+        """A level from the command line: one of ``level_names`` (any case) or a number."""
+        for value, name in self.level_names.items():
+            if text.strip().lower() == name.lower():
+                return float(value)
+        return float(text)
+
+    def is_seen(self, level: float, train_levels: tuple[float, ...]) -> bool:
+        """A test level the training covers: one of ``train_levels`` or of ``seen_levels``."""
+        return level in train_levels or level in self.seen_levels
+
+    def paper_label(self, method: str) -> str:
+        """The paper's column beside our ``method`` (``"RRDB/DIL_sf"`` -> ``"RRDB/DIL"`` via ``DIL_sf``)."""
+        prefix, _, base = method.rpartition("/")
+        base = self.paper_labels.get(base, base)
+        return f"{prefix}/{base}" if prefix else base
+
+    def profile(self, profile: Profile) -> Profile:
+        """``profile`` with this table's overrides for it."""
+        from dataclasses import replace
+
+        over = self.profiles.get(profile.name, {})
+        return replace(profile, **over) if over else profile
