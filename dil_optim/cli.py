@@ -65,17 +65,9 @@ class _ConfigState:
 
 def _init_distributed(device_name: str) -> tuple[int, int, int | None]:
     """(rank, world size, local rank) from torchrun's environment; initialises the group."""
-    world = int(os.environ.get("WORLD_SIZE", "1"))
-    if world <= 1:
-        return 0, 1, None
-    import torch.distributed as dist
+    from .training.launch import init_distributed
 
-    local_rank = int(os.environ.get("LOCAL_RANK", "0"))
-    use_cuda = device_name != "cpu" and torch.cuda.is_available()
-    if use_cuda:
-        torch.cuda.set_device(local_rank)
-    dist.init_process_group("nccl" if use_cuda else "gloo")
-    return dist.get_rank(), world, local_rank if use_cuda else None
+    return init_distributed(device_name)
 
 
 def cmd_train(args: argparse.Namespace) -> int:

@@ -24,6 +24,7 @@ from ...core.wrapper import DILWrapper
 from ...data import PatchSampler
 from ...models import build_model
 from ..evaluation import DEGRADATIONS, Evaluator, load_test_sets, split_train_val, train_images
+from ..launch import ShardedSource
 from ..train import ConfounderBatchSource, batch_mode, ge_per_step, train
 from . import report
 from .spec import METHODS, Profile, TableSpec, method_variant
@@ -65,6 +66,8 @@ class Job:
     content: str = "shared"
     lr: float | None = None
     group: str = ""  # names the job in progress reports when several share method and seed (a study's cell)
+    rank: int = 0  # under torchrun: this process's rank and the world size (the numbers do not depend on them)
+    world: int = 1
     backbone: str = ""
 
     @property
@@ -200,7 +203,7 @@ def trained_model(job: Job) -> nn.Module:
     return model.eval()
 
 
-def build_job(job: Job) -> tuple[DILWrapper, ConfounderBatchSource, Any]:
+def build_job(job: Job) -> tuple[DILWrapper, Any, Any]:
     """Model (same initial weights for every method of a seed and backbone), optimizers, batches,
     scheduler. ``erm_bf`` builds the backbone with ``bias=False``."""
     p, device = job.profile, torch.device(job.device)
@@ -208,15 +211,21 @@ def build_job(job: Job) -> tuple[DILWrapper, ConfounderBatchSource, Any]:
     model = job_model(job).to(device)
     opt = torch.optim.Adam(model.parameters(), lr=job.run_lr, betas=(0.9, 0.999))
     variant = method_variant(job.method)
-    dil = DILWrapper(model, opt, nn.L1Loss(), variant, inner_lr=job.run_lr,
+    net: nn.Module = model
+    if job.world > 1:  # gradients averaged at every (inner) step: one process with the global batch
+        net = nn.parallel.DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None)
+    dil = DILWrapper(net, opt, nn.L1Loss(), variant, inner_lr=job.run_lr, ddp_mode="sync",
                      generator=torch.Generator().manual_seed(1000 + job.seed))
     train_part, _ = _split(job)
     sampler = PatchSampler(train_part, p.patch_size, p.batch_size,
                            generator=torch.Generator().manual_seed(2000 + job.seed), device=device)
     content = job.content if variant in ("sf", "pf", "ss", "ps") else "shared"
-    cs = ConfounderSet([DEGRADATIONS[job.spec.kind](v) for v in job.confounder_levels], content=content)
-    source = ConfounderBatchSource(sampler, cs, batch_mode(variant),
-                                   generator=torch.Generator().manual_seed(3000 + job.seed))
+    family: Any = DEGRADATIONS[job.spec.kind]  # level -> degradation
+    cs = ConfounderSet([family(v) for v in job.confounder_levels], content=content)
+    source: Any = ConfounderBatchSource(sampler, cs, batch_mode(variant),
+                                        generator=torch.Generator().manual_seed(3000 + job.seed))
+    if job.world > 1:
+        source = ShardedSource(source, p.batch_size, job.rank, job.world)
     milestones = sorted({max(1, round(f * job.steps)) for f in p.milestones})
     sched = torch.optim.lr_scheduler.MultiStepLR(opt, milestones=milestones, gamma=p.gamma)
     return dil, source, sched
@@ -260,7 +269,8 @@ def run_job(job: Job, progress: Any = None) -> dict[str, Any]:
     name, device = job.tag, torch.device(job.device)
     folder = job.folder
     folder.mkdir(parents=True, exist_ok=True)
-    record_path, ckpt = folder / "record.json", folder / "checkpoint.pt"
+    record_path, ckpt = folder / "record.json", folder / ("checkpoint.pt" if job.rank == 0 else
+                                                         f"checkpoint-rank{job.rank}.pt")
     config = json.loads(json.dumps(job.config()))  # as it reads back from JSON (tuples become lists)
     if job.resume and record_path.is_file():
         record = json.loads(record_path.read_text())
@@ -273,9 +283,10 @@ def run_job(job: Job, progress: Any = None) -> dict[str, Any]:
     dil, source, sched = build_job(job)
 
     sets, _ = test_sets(job.spec.datasets, job.data_root, job.profile.eval_images, job.profile.eval_crop)
-    evaluator = Evaluator(sets, job.spec.kind, job.levels, job.device, job.spec.channel) if sets else None
+    lead = job.rank == 0  # under torchrun, rank 0 alone scores the model and writes the record
+    evaluator = Evaluator(sets, job.spec.kind, job.levels, job.device, job.spec.channel) if sets and lead else None
     _, val = _split(job)
-    validator = Evaluator([("val", val, {})], job.spec.kind, job.levels, job.device, job.spec.channel) if val else None
+    validator = Evaluator([("val", val, {})], job.spec.kind, job.levels, job.device, job.spec.channel) if val and lead else None
     history, steps = History(), job.steps
     at = eval_steps(steps, job.profile.evals, validator is not None)
     every = max(1, job.profile.checkpoint_every_ge // job.ge_per_step)
@@ -283,12 +294,12 @@ def run_job(job: Job, progress: Any = None) -> dict[str, Any]:
 
     def callback(step: int, stats: Any) -> None:
         send(("step", name, job.seed, step, steps, stats.outer_loss))
-        if step in at and not any(e["step"] == step for e in history.evals):
+        if lead and step in at and not any(e["step"] == step for e in history.evals):
             t0 = time.perf_counter()
             entry: dict[str, Any] = {"step": step, "ge": step * job.ge_per_step,
-                                     "rows": evaluator(dil.model) if evaluator else []}
+                                     "rows": evaluator(dil.module) if evaluator else []}
             if validator is not None:
-                entry["val"] = validator(dil.model)
+                entry["val"] = validator(dil.module)
             eval_time[0] += time.perf_counter() - t0
             history.evals.append(entry)
             send(("eval", name, job.seed, step, steps, job.ge_per_step, entry["rows"] or entry.get("val", [])))
@@ -298,13 +309,15 @@ def run_job(job: Job, progress: Any = None) -> dict[str, Any]:
                 stateful={"history": history, "config": ConfigGuard(config, ckpt)})
     if res.interrupted:  # SIGTERM/SIGINT: train() wrote a checkpoint at this step; --resume goes on
         raise KeyboardInterrupt(f"{name} seed {job.seed} stopped at step {res.step} of {steps}; checkpoint {ckpt}")
+    if not lead:
+        return {"method": job.label, "seed": job.seed, "rank": job.rank, "steps": steps}
     final = next(e for e in history.evals if e["step"] == steps)
     record = {
         "method": job.label, "tag": name, "variant": method_variant(job.method), "key": job.method, "content": job.content,
         "seed": job.seed, "lr": job.run_lr, "config": config, "steps": steps,
         "ge_per_step": job.ge_per_step, "ge": steps * job.ge_per_step, "wall_time_s": res.wall_time_s,
         "eval_time_s": eval_time[0], "resumed_from": res.resumed_from,
-        "params": sum(p.numel() for p in dil.model.parameters()),
+        "params": sum(p.numel() for p in dil.module.parameters()), "processes": job.world,
         "final_loss": res.losses[-1] if res.losses else None, "history": history.evals, "final": final["rows"],
         "val_final": final.get("val", []), "val_seen_psnr": seen_val_psnr(final, job.seen_levels) if val else None,
         "convergence": undertrained(history.evals, steps, job.seen_levels), "backbone": job.backbone,
@@ -323,7 +336,7 @@ def _throughput(job: Job, dil: DILWrapper, source: Any, sched: Any, send: Any) -
     res = train(dil, source, steps=n, scheduler=sched, sync=_sync(device),
                 callback=lambda s, st: send(("step", job.tag, job.seed, s, n, st.outer_loss)))
     rec = {"method": job.tag, "model": job.profile.model, "steps": n, "ge_per_step": job.ge_per_step,
-           "params": sum(p.numel() for p in dil.model.parameters()),
+           "params": sum(p.numel() for p in dil.module.parameters()), "processes": job.world,
            "wall_time_s": res.wall_time_s, "it_per_s": n / res.wall_time_s,
            "ge_per_s": n * job.ge_per_step / res.wall_time_s,
            "peak_memory_gib": torch.cuda.max_memory_allocated(device) / 2**30 if device.type == "cuda" else None}
