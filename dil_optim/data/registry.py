@@ -82,6 +82,13 @@ _SPECS: tuple[TestSetSpec, ...] = (
                 "its terms allow academic use only and forbid redistribution, so it is not downloaded "
                 "here: request it from http://www.manga109.org/ and put the 109 images in the "
                 "folder named above", has_manifest=False),
+    TestSetSpec("DIV2K", 100, "the DIV2K validation HR images 0801.png..0900.png (2K resolution), "
+                "the hybrid-distortion test set of the DIL paper's Table 3",
+                "Agustsson & Timofte, NTIRE 2017 (CVPR Workshops)",
+                "it is not downloaded here and no checksums are recorded for it (only its count of 100 is "
+                "checked): get DIV2K_valid_HR.zip from https://data.vision.ee.ethz.ch/cvl/DIV2K/ and put "
+                "its 100 images 0801.png to 0900.png in the folder named above", has_manifest=False,
+                aliases=("DIV2K_valid_HR", "DIV2K-val")),
 )
 
 

@@ -39,7 +39,7 @@ class TestSet:
     """A standard test set as ``(file_name, (3, H, W) float32 tensor in [0, 1])`` pairs.
 
     ``name``: one of ``known_test_sets()`` (CBSD68, Kodak24, McMaster, Set5, Set14, BSD100,
-    Urban100, Manga109; case-insensitive, aliases B100, Kodak, McM), or ``"builtin"`` (the
+    Urban100, Manga109, DIV2K; case-insensitive, aliases B100, Kodak, McM), or ``"builtin"`` (the
     scikit-image test photographs, see ``builtin_images``; no files needed).
 
     The set's folder ``<root>/<SetName>/`` is taken from the first root that has it, in this

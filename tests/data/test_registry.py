@@ -12,7 +12,8 @@ from dil_optim.data.registry import resolve_set_dir
 
 # expected image counts from the papers introducing the sets
 PAPER_COUNTS = {"CBSD68": 68, "Kodak24": 24, "McMaster": 18, "Set5": 5, "Set14": 14,
-                "BSD100": 100, "Urban100": 100, "Manga109": 109}
+                "BSD100": 100, "Urban100": 100, "Manga109": 109, "DIV2K": 100}
+NO_MANIFEST = ("Manga109", "DIV2K")  # no checksums: Manga109's terms forbid redistribution; DIV2K's unverified
 
 
 def test_known_sets_and_counts() -> None:
@@ -31,7 +32,7 @@ def test_names_are_case_insensitive_with_aliases() -> None:
         lookup_test_set(5)  # type: ignore[arg-type]
 
 
-@pytest.mark.parametrize("name", [n for n in PAPER_COUNTS if n != "Manga109"])
+@pytest.mark.parametrize("name", [n for n in PAPER_COUNTS if n not in NO_MANIFEST])
 def test_manifests_are_complete_and_well_formed(name: str) -> None:
     records = manifest(name)
     assert len(records) == PAPER_COUNTS[name]
@@ -52,13 +53,19 @@ def test_manga109_has_no_manifest() -> None:
     assert "manga109.org" in lookup_test_set("Manga109").how_to_get
 
 
+def test_div2k_validation_entry() -> None:
+    spec = lookup_test_set("DIV2K_valid_HR")
+    assert spec.name == "DIV2K" and spec.count == 100 and manifest("DIV2K") == ()
+    assert "0801.png to 0900.png" in spec.how_to_get and "data.vision.ee.ethz.ch/cvl/DIV2K" in spec.how_to_get
+
+
 def test_manifests_agree_with_the_shared_manifest(shared_datasets: Path) -> None:
     rows: dict[str, list[dict[str, str]]] = {}
     with open(shared_datasets / "MANIFEST.tsv", newline="") as f:
         for r in csv.DictReader(f, delimiter="\t"):
             rows.setdefault(r["set"], []).append(r)
     for name in PAPER_COUNTS:
-        if name == "Manga109":
+        if name in NO_MANIFEST:
             assert name not in rows
             continue
         ours = {r.file: r for r in manifest(name)}

@@ -37,8 +37,19 @@ def announce_sets(sets: list[Any], absent: list[str], asked: tuple[str, ...]) ->
         return
     names = " ".join(absent)
     standin = "; the built-in photographs stand in" if [n for n, _, _ in sets] == ["builtin"] else ""
-    logger.info("test sets: %s; absent: %s%s (fetch them: python -m dil_optim.data.downloader %s --data-root DIR)",
-                found, names, standin, names)
+    logger.info("test sets: %s; absent: %s%s. Where to get them: %s", found, names, standin,
+                "; ".join(f"{n}: {_how_to_get(n)}" for n in absent))
+
+
+def _how_to_get(name: str) -> str:
+    """The registry's instructions for an absent test set (its download command, or its source)."""
+    from ...data import lookup_test_set
+
+    try:
+        spec = lookup_test_set(name)
+    except ValueError:
+        return "not a registered test set: put its images in <data-root>/" + name
+    return spec.how_to_get.format(name=spec.name) + f" ({spec.count} images expected)"
 
 
 class Progress:
@@ -153,13 +164,19 @@ def summarise(results: list[dict[str, Any]], key: str, methods: list[str], unsee
             if vals:
                 per_seed[seed] = _mean(vals)
         out[m] = {"per_seed": per_seed, "mean": _mean(list(per_seed.values()))}
-    erm = out.get("ERM")
     for m, s in out.items():
+        erm = out.get(erm_label(m))
         if erm is not None:
             gains = {k: v - erm["per_seed"][k] for k, v in s["per_seed"].items() if k in erm["per_seed"]}
             s["gain_per_seed"] = gains
             s["gain"] = _mean(list(gains.values()))
     return out
+
+
+def erm_label(method: str) -> str:
+    """The ERM a method's gain is measured against: ``"ERM"``, or the same backbone's (``"RRDB/ERM"``)."""
+    prefix, _, _ = method.rpartition("/")
+    return f"{prefix}/ERM" if prefix else "ERM"
 
 
 def _cell(rows: list[dict[str, Any]], erm: list[dict[str, Any]] | None) -> str:
@@ -207,18 +224,23 @@ def write_table(path: Path, spec: Any, profile: Any, jobs: list[Any], records: l
     key = spec.level_key
     methods = list(dict.fromkeys(r["method"] for r in records))
     seeds = sorted({r["seed"] for r in records})
-    levels, train_levels = jobs[0].levels, jobs[0].train_levels
-    unseen = {v for v in levels if v not in train_levels}
+    levels, train_levels, seen = jobs[0].levels, jobs[0].train_levels, jobs[0].seen_levels
+    unseen = {v for v in levels if v not in seen}
+    lab = spec.level_label
     L: list[str] = [f"# {spec.title}: ours ({profile.name} profile) beside the paper's", ""]
     params = records[0].get("params", 0)
+    backbones = {r.get("backbone"): r for r in records if r.get("backbone")}
+    model = (", ".join(f"{b}: `{r['config']['profile']['model']}` ({r.get('params', 0) / 1e6:.3f} M parameters)"
+                       for b, r in backbones.items()) if backbones else
+             f"`{profile.model}` ({params / 1e6:.3f} M parameters)")
     crop = f"centre {profile.eval_crop}x{profile.eval_crop} crops" if profile.eval_crop else "whole images"
     first = f"the first {profile.eval_images} images" if profile.eval_images else "all images"
     set_desc = ", ".join(f"{n} ({info['files']}/{info['expected']} images)" for n, _, info in sets)
     L += [f"- Command: `{_command(argv)}`",
-          f"- Backbone `{profile.model}` ({params / 1e6:.3f} M parameters), {profile.patch_size}x{profile.patch_size} "
+          f"- Backbone {model}, {profile.patch_size}x{profile.patch_size} "
           f"patches, batch {profile.batch_size}, Adam lr {profile.lr:g} x{profile.gamma:g} at "
           f"{', '.join(f'{f:.0%}' for f in profile.milestones)} of each method's steps, L1 loss.",
-          f"- Training confounders: {spec.kind} {key} in {{{', '.join(f'{v:g}' for v in train_levels)}}}; "
+          f"- Training confounders: {spec.kind} {key} in {{{', '.join(lab(v) for v in train_levels)}}}; "
           f"training images: {jobs[0].train_root or 'built-in (scikit-image)'}.",
           (f"- Equal compute: every method gets {profile.budget_ge} gradient evaluations (ge: forward + backward of "
            f"a batch of {profile.batch_size}); " if profile.compute == "equal-ge" else
@@ -228,27 +250,29 @@ def write_table(path: Path, spec: Any, profile: Any, jobs: list[Any], records: l
           + ", ".join(f"{r['method']} {r['steps']} x {r['ge_per_step']} = {r['ge']}" for r in _first_seed(records))
           + ".",
           _lr_line(records, lr_choice),
-          f"- Evaluation: PSNR/SSIM on RGB (8-bit, no border crop), {first} of each set, {crop}: {set_desc}."
+          f"- Evaluation: PSNR/SSIM on {'the Y channel (BT.601)' if spec.channel == 'y' else 'RGB'} (8-bit, "
+          f"no border crop), {first} of each set, {crop}: {set_desc}."
           + (f" Absent, skipped: {', '.join(absent)}." if absent else "")
           + (" Not comparable with the paper's full-set numbers." if profile.eval_images or profile.eval_crop else ""),
           f"- Seeds {', '.join(map(str, seeds))}; cells are means over seeds, (+x.xx) is the gain over ERM in dB, "
           "±x.xx half the seed-to-seed range of the PSNR. The paper: RRDB, 400K iterations, full test sets.",
           f"- Wall time: {total_s / 60:.1f} min in all on {device}; training per method (mean over seeds): "
           + ", ".join(f"{m} {_mean([r['wall_time_s'] for r in records if r['method'] == m]):.0f} s" for m in methods)
-          + ".", ""]
-    head = ["Dataset", key, "Noisy input"] + [c for m in methods for c in (f"{m} (ours)", f"{m} (paper)")]
+          + ".", *(f"- {n}" for n in spec.notes), ""]
+    inp = "Noisy input" if spec.kind == "awgn" else "Degraded input"
+    head = ["Dataset", key, inp] + [c for m in methods for c in (f"{m} (ours)", f"{m} (paper)")]
     L += ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for dataset, _, _ in sets:
         for v in levels:
             sel = lambda m: [r for r in results if r["method"] == m and r["dataset"] == dataset and r[key] == v]  # noqa: E731
-            erm = sel("ERM") if "ERM" in methods else None
             noisy = [r for r in inputs if r["dataset"] == dataset and r[key] == v]
-            row = [dataset, f"{v:g} ({'seen' if v in train_levels else 'unseen'})", _cell(noisy, None)]
+            row = [dataset, f"{lab(v)} ({'seen' if v in seen else 'unseen'})", _cell(noisy, None)]
             for m in methods:
-                row += [_cell(sel(m), erm if m != "ERM" else None), _paper_cell(spec.paper.get((dataset, v), {}).get(m))]
+                erm = sel(erm_label(m)) if erm_label(m) in methods and m != erm_label(m) else None
+                row += [_cell(sel(m), erm), _paper_cell(spec.paper.get((dataset, v), {}).get(spec.paper_label(m)))]
             L.append("| " + " | ".join(row) + " |")
     summ = summarise(results, key, methods, unseen)
-    L += ["", f"Mean PSNR over the test sets at the unseen {key} ({', '.join(f'{v:g}' for v in sorted(unseen))}), "
+    L += ["", f"Mean PSNR over the test sets at the unseen {key} ({', '.join(lab(v) for v in sorted(unseen))}), "
           "per seed, and the gain over ERM:", "",
           "| Method | " + " | ".join(f"seed {s}" for s in seeds) + " | mean | gain over ERM | gain per seed |",
           "|" + "---|" * (len(seeds) + 4)]
@@ -280,25 +304,36 @@ def write_figure(path: Path, spec: Any, jobs: list[Any], results: list[dict[str,
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    key, levels, train = spec.level_key, list(jobs[0].levels), list(jobs[0].train_levels)
-    unseen = [v for v in levels if v not in train]
+    key, levels = spec.level_key, list(jobs[0].levels)
+    train = [v for v in levels if v in jobs[0].seen_levels] if spec.level_names else list(jobs[0].train_levels)
+    unseen = [v for v in levels if v not in jobs[0].seen_levels]
+    # named levels (hybrid) are categories: plotted at 0, 1, 2, ... in their order, named on the axis
+    xs = {v: float(i) for i, v in enumerate(levels)} if spec.level_names else {v: v for v in levels}
     methods = list(dict.fromkeys(r["method"] for r in results))
     fig, axes = plt.subplots(1, len(sets), figsize=(max(6.5, 4.2 * len(sets)), 3.8), squeeze=False)
     for ax, (dataset, _, _) in zip(axes[0], sets):
-        ax.axvspan(min(train), max(train), color="tab:green", alpha=0.12, label="seen levels")
+        pad = 0.3 if spec.level_names else 0.0
+        if train:
+            ax.axvspan(min(xs.get(v, v) for v in train) - pad, max(xs.get(v, v) for v in train) + pad,
+                       color="tab:green", alpha=0.12, label="seen levels")
         if unseen:
-            ax.axvspan(min(unseen), max(unseen), color="tab:red", alpha=0.08, label="unseen levels")
+            ax.axvspan(min(xs[v] for v in unseen) - pad, max(xs[v] for v in unseen) + pad, color="tab:red",
+                       alpha=0.08, label="unseen levels")
         noisy = [_mean([r["psnr"] for r in inputs if r["dataset"] == dataset and r[key] == v]) for v in levels]
-        ax.plot(levels, noisy, ":", color="grey", label="noisy input")
+        ax.plot([xs[v] for v in levels], noisy, ":", color="grey",
+                label="noisy input" if spec.kind == "awgn" else "degraded input")
         for m in methods:
             per = [[r["psnr"] for r in results if r["method"] == m and r["dataset"] == dataset and r[key] == v]
                    for v in levels]
             mean = [_mean(p) for p in per]
             err = [[mu - min(p) for mu, p in zip(mean, per)], [max(p) - mu for mu, p in zip(mean, per)]]
-            ax.errorbar(levels, mean, yerr=err, marker="o", ms=3, capsize=2,
-                        lw=2.0 if m == "ERM" else 1.2, ls="--" if m == "ERM" else "-", label=m)
+            is_erm = m == erm_label(m)
+            ax.errorbar([xs[v] for v in levels], mean, yerr=err, marker="o", ms=3, capsize=2,
+                        lw=2.0 if is_erm else 1.2, ls="--" if is_erm else "-", label=m)
+        if spec.level_names:
+            ax.set_xticks([xs[v] for v in levels], [spec.level_label(v) for v in levels])
         ax.set_title(dataset)
-        ax.set_xlabel(f"noise {key}")
+        ax.set_xlabel(spec.figure_xlabel or f"noise {key}")
         ax.set_ylabel("PSNR (dB)")
         ax.grid(alpha=0.3)
     axes[0][0].legend(fontsize=7)
@@ -319,7 +354,7 @@ def write_all(out: Path, spec: Any, profile: Any, jobs: list[Any], records: list
     ``records``: the runs the table shows (the chosen lr of each method); ``all_records``: every
     run, grid points included (kept in results.json); ``lr_choice``: :func:`runner.select_lr`'s."""
     key = spec.level_key
-    train_levels = set(jobs[0].train_levels)
+    train_levels = set(jobs[0].seen_levels)
     results = [{"method": r["method"], "dataset": row["dataset"], key: row["level"], "psnr": row["psnr"],
                 "ssim": row["ssim"], "seed": r["seed"], "seen": row["level"] in train_levels, "step": r["steps"],
                 "ge": r["ge"], "psnr_per_image": row["psnr_per_image"], "ssim_per_image": row["ssim_per_image"]}
@@ -337,6 +372,8 @@ def write_all(out: Path, spec: Any, profile: Any, jobs: list[Any], records: list
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "profile": asdict(profile), "methods": methods, "seeds": sorted({r["seed"] for r in records}),
         "levels": list(jobs[0].levels), "train_levels": list(jobs[0].train_levels),
+        "seen_levels": list(jobs[0].seen_levels), "channel": spec.channel,
+        "level_names": {f"{v:g}": n for v, n in spec.level_names.items()},
         "test_sets": [{"name": n, **info} for n, _, info in sets], "absent_test_sets": absent,
         "versions": versions(device), "wall_time_s": total_s,
         "compute": profile.compute,
@@ -347,6 +384,7 @@ def write_all(out: Path, spec: Any, profile: Any, jobs: list[Any], records: list
         "results": results, "noisy_input": inputs, "history": history,
         "paper": [{"method": m, "dataset": d, key: v, "psnr": e[0], "ssim": e[1], "gain": e[2]}
                   for (d, v), row in spec.paper.items() for m, e in row.items()],
+        "paper_labels": dict(spec.paper_labels), "notes": list(spec.notes),
     })
     write_table(paths["table"], spec, profile, jobs, records, results, inputs, sets, absent, total_s, device, argv,
                 lr_choice)

@@ -25,7 +25,7 @@ import torch
 from ..evaluation import Evaluator
 from . import pictures, pool, report
 from .jobs import Job, run_job, test_sets
-from .spec import DEFAULT_METHODS, METHODS, PROFILES, Profile, TableSpec
+from .spec import METHODS, PROFILES, Profile, TableSpec
 
 __all__ = ["Profile", "PROFILES", "TableSpec", "METHODS", "Job", "parse_args", "resolve_profile", "run_jobs",
            "select_lr", "main"]
@@ -48,13 +48,20 @@ def parse_args(spec: TableSpec, argv: list[str] | None = None, prog: str | None 
     key = spec.level_key
     ap = argparse.ArgumentParser(prog=prog, description=f"Reproduce {spec.title}. Quick CPU profile by default.")
     ap.add_argument("--profile", choices=sorted(PROFILES), default="quick")
-    ap.add_argument("--methods", nargs="+", default=list(DEFAULT_METHODS), metavar="M",
-                    help=f"{' '.join(METHODS)} (or ERM DIL_sf ...); default the paper's five. erm_bf: ERM "
-                         "without additive biases; erm_oracle: ERM that also trains on the unseen levels")
-    ap.add_argument(f"--{key}s", dest="levels", nargs="+", type=float, default=[float(v) for v in spec.eval_levels],
-                    help=f"test {key} values (default {' '.join(f'{v:g}' for v in spec.eval_levels)})")
-    ap.add_argument(f"--train-{key}s", dest="train_levels", nargs="+", type=float,
+    ap.add_argument("--methods", nargs="+", default=list(spec.methods), metavar="M",
+                    help=f"{' '.join(METHODS)} (or ERM DIL_sf ...); default {' '.join(spec.methods)}. erm_bf: "
+                         "ERM without additive biases; erm_oracle: ERM that also trains on the unseen levels")
+    names = f" or a name: {', '.join(spec.level_names.values())}" if spec.level_names else ""
+    ap.add_argument(f"--{key}s", dest="levels", nargs="+", type=spec.parse_level,
+                    default=[float(v) for v in spec.eval_levels],
+                    help=f"test {key} values{names} (default {' '.join(spec.level_label(v) for v in spec.eval_levels)})")
+    ap.add_argument(f"--train-{key}s", dest="train_levels", nargs="+", type=spec.parse_level,
                     default=[float(v) for v in spec.train_levels], help="training confounder levels")
+    if spec.backbones:
+        ap.add_argument("--backbones", nargs="+", default=[b.label for b in spec.backbones],
+                        choices=[b.label for b in spec.backbones], metavar="B",
+                        help=f"the backbones to train, each with every method (default all: "
+                             f"{' '.join(b.label for b in spec.backbones)})")
     ap.add_argument("--sets", nargs="+", default=list(spec.datasets), metavar="NAME",
                     help=f"test sets (default the paper's: {' '.join(spec.datasets) or 'none'})")
     ap.add_argument("--seed", nargs="+", type=int, default=[0], help="one or more seeds (run one after another)")
@@ -107,17 +114,22 @@ def parse_args(spec: TableSpec, argv: list[str] | None = None, prog: str | None 
         v = getattr(args, name)
         if v is not None and v < 0:
             ap.error(f"--{name.replace('_', '-')} must be >= 0, got {v}")
-    if args.lr_grid and not (args.val_images or PROFILES[args.profile].val_images):
+    if args.lr_grid and not (args.val_images or spec.profile(PROFILES[args.profile]).val_images):
         ap.error("--lr-grid chooses on the validation split: give --val-images K (K >= 1)")
-    if "erm_oracle" in args.methods and not set(args.levels) - set(args.train_levels):
+    if spec.backbones and args.model:
+        ap.error(f"--model: this table trains its backbones ({', '.join(b.label for b in spec.backbones)}); "
+                 "choose among them with --backbones")
+    if "erm_oracle" in args.methods and all(spec.is_seen(v, tuple(args.train_levels)) for v in args.levels):
         ap.error("erm_oracle trains on the unseen test levels, and every test level is a training level")
     return args
 
 
-def resolve_profile(args: argparse.Namespace, device: torch.device, n_jobs: int) -> Profile:
-    """The profile with the command line's overrides; ``workers=0`` becomes one process per job
-    up to the CPU count, each with an equal share of the cores (one process on a GPU)."""
-    p = PROFILES[args.profile]
+def resolve_profile(args: argparse.Namespace, device: torch.device, n_jobs: int,
+                    spec: TableSpec | None = None) -> Profile:
+    """The profile with the table's overrides (``spec.profiles``), then the command line's;
+    ``workers=0`` becomes one process per job up to the CPU count, each with an equal share of
+    the cores (one process on a GPU)."""
+    p = spec.profile(PROFILES[args.profile]) if spec is not None else PROFILES[args.profile]
     names = ("model", "budget_ge", "patch_size", "batch_size", "lr", "evals", "workers", "threads",
              "checkpoint_every_ge", "compute")
     over: dict[str, Any] = {k: getattr(args, k) for k in names if getattr(args, k)}
@@ -181,7 +193,9 @@ def main(spec: TableSpec, argv: list[str] | None = None, prog: str | None = None
     device = torch.device("cuda" if args.device == "auto" and torch.cuda.is_available() else
                           ("cpu" if args.device == "auto" else args.device))
     grid = tuple(dict.fromkeys(args.lr_grid)) if args.lr_grid else (None,)
-    profile = resolve_profile(args, device, len(args.methods) * len(args.seed) * len(grid))
+    backbones = [b for b in spec.backbones if b.label in getattr(args, "backbones", ())]
+    profile = resolve_profile(args, device, len(args.methods) * len(args.seed) * len(grid) * max(1, len(backbones)),
+                              spec)
     spec = replace(spec, datasets=tuple(args.sets))
     out = Path(args.out or f"runs/{spec.name}-{profile.name}")
     out.mkdir(parents=True, exist_ok=True)
@@ -189,8 +203,12 @@ def main(spec: TableSpec, argv: list[str] | None = None, prog: str | None = None
                 args.data_root, str(device), str(out), args.resume, args.max_steps, args.throughput_only,
                 args.content, lr)
             for seed in args.seed for m in args.methods for lr in grid]
+    if backbones:  # one job per backbone: its label prefixes the method's, its model replaces the profile's
+        jobs = [replace(j, backbone=b.label, profile=replace(profile, model=b.model_for(profile.name, profile.model)))
+                for j in jobs for b in backbones]
     logger.info("%s, profile %s: %s, %dx%d patches, batch %d, %d ge per method (%s), lr %s; %d job(s) on %s, "
-                "%d process(es) x %s thread(s); output %s", spec.title, profile.name, profile.model,
+                "%d process(es) x %s thread(s); output %s", spec.title, profile.name,
+                ", ".join(dict.fromkeys(j.profile.model for j in jobs)) or profile.model,
                 profile.patch_size, profile.patch_size, profile.batch_size, profile.budget_ge, profile.compute,
                 " ".join(f"{v:g}" for v in profile.lr_grid) if profile.lr_grid else f"{profile.lr:g}",
                 len(jobs), device, profile.workers, profile.threads or torch.get_num_threads(), out)
@@ -211,10 +229,10 @@ def main(spec: TableSpec, argv: list[str] | None = None, prog: str | None = None
         print(f"throughput: {path}")
         return out
     chosen, lr_choice = select_lr(records)
-    evaluator = Evaluator(sets, spec.kind, tuple(args.levels), "cpu")
+    evaluator = Evaluator(sets, spec.kind, tuple(args.levels), "cpu", spec.channel)
     paths = report.write_all(out, spec, profile, jobs, chosen, evaluator(None), sets, absent, total, device, argv,
                              all_records=records, lr_choice=lr_choice)
-    unseen = [v for v in args.levels if v not in args.train_levels]
+    unseen = [v for v in args.levels if not spec.is_seen(v, tuple(args.train_levels))]
     if unseen and sets:
         by_run = {(j.label, j.seed, j.run_lr): j for j in jobs}
         crops = pictures.write_crops(out / f"{spec.figure}_crops.png",
