@@ -61,6 +61,7 @@ class Progress:
         from tqdm.auto import tqdm
 
         self.tqdm, self.key, self.log, self.every_s = tqdm, key, log, every_s
+        self.lab = jobs[0].spec.level_label if jobs else (lambda v: f"{v:g}")
         self.bars = {(j.tag, j.seed): tqdm(total=j.steps, desc=f"{j.tag} seed {j.seed}",
                                          position=i, unit="it", dynamic_ncols=True, disable=None)
                      for i, j in enumerate(jobs)}
@@ -95,7 +96,7 @@ class Progress:
             self._periodic()
         elif kind == "eval":
             step, steps, gps, rows = msg[3:]
-            parts = [f"{r['dataset']} {self.key}={r['level']:g}: {r['psnr']:.2f}/{r['ssim']:.3f}" for r in rows]
+            parts = [f"{r['dataset']} {self.key}={self.lab(r['level'])}: {r['psnr']:.2f}/{r['ssim']:.3f}" for r in rows]
             self.line(f"eval {name} seed {seed} step {step}/{steps} ({step * gps} ge): " + "; ".join(parts))
         elif kind == "done":
             steps, rec = msg[3:]
@@ -260,7 +261,7 @@ def write_table(path: Path, spec: Any, profile: Any, jobs: list[Any], records: l
           + ", ".join(f"{m} {_mean([r['wall_time_s'] for r in records if r['method'] == m]):.0f} s" for m in methods)
           + ".", *(f"- {n}" for n in spec.notes), ""]
     inp = "Noisy input" if spec.kind == "awgn" else "Degraded input"
-    head = ["Dataset", key, inp] + [c for m in methods for c in (f"{m} (ours)", f"{m} (paper)")]
+    head = ["Dataset", key, inp] + [c for m in methods for c in (f"{m} (ours)", f"{spec.paper_label(m)} (paper)")]
     L += ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for dataset, _, _ in sets:
         for v in levels:

@@ -54,7 +54,8 @@ def parse_args(spec: TableSpec, argv: list[str] | None = None, prog: str | None 
     names = f" or a name: {', '.join(spec.level_names.values())}" if spec.level_names else ""
     ap.add_argument(f"--{key}s", dest="levels", nargs="+", type=spec.parse_level,
                     default=[float(v) for v in spec.eval_levels],
-                    help=f"test {key} values{names} (default {' '.join(spec.level_label(v) for v in spec.eval_levels)})")
+                    help=f"test {key} values{names} "
+                         f"(default {' '.join(spec.level_label(v) for v in spec.eval_levels)})")
     ap.add_argument(f"--train-{key}s", dest="train_levels", nargs="+", type=spec.parse_level,
                     default=[float(v) for v in spec.train_levels], help="training confounder levels")
     if spec.backbones:
@@ -205,7 +206,7 @@ def main(spec: TableSpec, argv: list[str] | None = None, prog: str | None = None
             for seed in args.seed for m in args.methods for lr in grid]
     if backbones:  # one job per backbone: its label prefixes the method's, its model replaces the profile's
         jobs = [replace(j, backbone=b.label, profile=replace(profile, model=b.model_for(profile.name, profile.model)))
-                for j in jobs for b in backbones]
+                for b in backbones for j in jobs]
     logger.info("%s, profile %s: %s, %dx%d patches, batch %d, %d ge per method (%s), lr %s; %d job(s) on %s, "
                 "%d process(es) x %s thread(s); output %s", spec.title, profile.name,
                 ", ".join(dict.fromkeys(j.profile.model for j in jobs)) or profile.model,
