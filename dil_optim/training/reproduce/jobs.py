@@ -23,6 +23,7 @@ from ...augment import ConfounderSet
 from ...core.wrapper import DILWrapper
 from ...data import PatchSampler
 from ...models import build_model
+from .. import fast
 from ..evaluation import DEGRADATIONS, Evaluator, load_test_sets, split_train_val, train_images
 from ..launch import ShardedSource
 from ..train import ConfounderBatchSource, batch_mode, ge_per_step, train
@@ -208,13 +209,14 @@ def build_job(job: Job) -> tuple[DILWrapper, Any, Any]:
     scheduler. ``erm_bf`` builds the backbone with ``bias=False``."""
     p, device = job.profile, torch.device(job.device)
     torch.manual_seed(job.seed)
-    model = job_model(job).to(device)
-    opt = torch.optim.Adam(model.parameters(), lr=job.run_lr, betas=(0.9, 0.999))
     variant = method_variant(job.method)
+    model = fast.prepare_model(job_model(job).to(device), variant, device, p.fast)
+    opt = fast.adam(model.parameters(), job.run_lr, device, p.fast)
     net: nn.Module = model
     if job.world > 1:  # gradients averaged at every (inner) step: one process with the global batch
         net = nn.parallel.DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None)
     dil = DILWrapper(net, opt, nn.L1Loss(), variant, inner_lr=job.run_lr, ddp_mode="sync",
+                     autocast_dtype=fast.autocast_dtype(p.fast),
                      generator=torch.Generator().manual_seed(1000 + job.seed))
     train_part, _ = _split(job)
     sampler = PatchSampler(train_part, p.patch_size, p.batch_size,

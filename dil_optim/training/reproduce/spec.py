@@ -39,6 +39,7 @@ class Profile:
     val_images / val_crop: images held out of the training images for validation (0: none)
         and the centre crop they are scored on.
     model_overrides: keyword arguments for ``build_model(model, **overrides)``.
+    fast: the opt-in speed options of :mod:`dil_optim.training.fast` (none by default).
     """
 
     name: str
@@ -60,12 +61,15 @@ class Profile:
     val_images: int = 0
     val_crop: int | None = 128
     model_overrides: tuple[tuple[str, object], ...] = ()
+    fast: tuple[str, ...] = ()  # options of dil_optim.training.fast (bf16, channels_last, tf32, fused, compile)
 
 
 PROFILES = {
     # supplementary Sec. 11.1: RRDB 64/23/32, 64x64 patches, batch 8, Adam 1e-4 halved at 200K/300K
     # of 400K iterations, L1. 400K iterations of batch 8 = 400K ge: ERM runs exactly that schedule.
-    "paper": Profile("paper", "rrdb", 64, 8, 400_000, 1e-4, evals=4, checkpoint_every_ge=20_000),
+    # init="authors": PyTorch's default conv-bias initialisation in the dense blocks, as the authors' RRDB
+    "paper": Profile("paper", "rrdb", 64, 8, 400_000, 1e-4, evals=4, checkpoint_every_ge=20_000,
+                     model_overrides=(("init", "authors"),)),
     # chosen by measurement on a 2-core CPU, see docs/results.md
     # (workers=0: one process per job up to the CPU count; on 2 cores, 2 processes x 1 thread)
     "quick": Profile("quick", "dncnn", 32, 8, 3_000, 1e-4, eval_images=8, eval_crop=192, evals=4,
