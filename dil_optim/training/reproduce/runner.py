@@ -23,9 +23,11 @@ from typing import Any
 import torch
 
 from ..evaluation import Evaluator
+from ..fast import FAST_OPTIONS, check_fast_options
+from ..launch import init_distributed
 from . import pictures, pool, report
 from .jobs import Job, run_job, test_sets
-from .spec import METHODS, PROFILES, Profile, TableSpec
+from .spec import METHODS, PROFILES, Backbone, Profile, TableSpec
 
 __all__ = ["Profile", "PROFILES", "TableSpec", "METHODS", "Job", "parse_args", "resolve_profile", "run_jobs",
            "select_lr", "main"]
@@ -97,6 +99,8 @@ def parse_args(spec: TableSpec, argv: list[str] | None = None, prog: str | None 
     g.add_argument("--workers", type=int, default=None,
                    help="processes on CPU (default: one per job, up to the CPU count)")
     g.add_argument("--threads", type=int, default=None, help="torch threads per process")
+    g.add_argument("--fast", nargs="+", default=None, choices=FAST_OPTIONS, metavar="OPT",
+                   help=f"speed options ({', '.join(FAST_OPTIONS)}; see dil_optim.training.fast); default none")
     ap.add_argument("--throughput-only", action="store_true",
                     help="train --max-steps (default 20) steps per method after one warm-up step, "
                          "print it/s, write throughput.json; no evaluation")
@@ -139,6 +143,8 @@ def resolve_profile(args: argparse.Namespace, device: torch.device, n_jobs: int,
             over[k] = getattr(args, k) or None
     if args.val_images is not None:
         over["val_images"] = args.val_images
+    if args.fast:
+        over["fast"] = check_fast_options(args.fast)
     if args.lr_grid:
         over["lr_grid"] = tuple(dict.fromkeys(args.lr_grid))
     p = replace(p, **over)
@@ -162,6 +168,20 @@ def run_jobs(jobs: list[Job], workers: int, progress: Any) -> list[dict[str, Any
     else:
         done = dict(zip(order, pool.run_parallel(run_job, [jobs[i] for i in order], workers, progress)))
     return [done[i] for i in range(len(jobs))]
+
+
+def expand_backbones(jobs: list[Job], backbones: list[Backbone]) -> list[Job]:
+    """Each job once per backbone (backbone first, so a backbone's methods sit together in the
+    table): the backbone's label prefixes the method's, its model replaces the profile's. The
+    profile's ``model_overrides`` belong to the profile's own model: they go with it only."""
+    out = []
+    for b in backbones:
+        for j in jobs:
+            p = j.profile
+            model = b.model_for(p.name, p.model)
+            out.append(replace(j, backbone=b.label, profile=replace(
+                p, model=model, model_overrides=p.model_overrides if model == p.model else ())))
+    return out if backbones else jobs
 
 
 def select_lr(records: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], dict[str, dict[str, Any]]]:
@@ -189,10 +209,12 @@ def main(spec: TableSpec, argv: list[str] | None = None, prog: str | None = None
     """Run a table end to end; returns the output folder."""
     args = parse_args(spec, argv, prog)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
-    if int(os.environ.get("WORLD_SIZE", "1")) > 1:
-        raise SystemExit("multi-GPU training (torchrun) is not wired into the runner yet: run on one device")
+    rank, world, local_rank = init_distributed(args.device)
     device = torch.device("cuda" if args.device == "auto" and torch.cuda.is_available() else
                           ("cpu" if args.device == "auto" else args.device))
+    if world > 1:  # torchrun: every method trains data-parallel over the processes, one job at a time
+        device = torch.device("cuda", local_rank or 0) if device.type == "cuda" else device
+        args.workers = 1
     grid = tuple(dict.fromkeys(args.lr_grid)) if args.lr_grid else (None,)
     backbones = [b for b in spec.backbones if b.label in getattr(args, "backbones", ())]
     profile = resolve_profile(args, device, len(args.methods) * len(args.seed) * len(grid) * max(1, len(backbones)),
@@ -202,11 +224,9 @@ def main(spec: TableSpec, argv: list[str] | None = None, prog: str | None = None
     out.mkdir(parents=True, exist_ok=True)
     jobs = [Job(m, seed, profile, spec, tuple(args.levels), tuple(args.train_levels), args.train_root,
                 args.data_root, str(device), str(out), args.resume, args.max_steps, args.throughput_only,
-                args.content, lr)
+                args.content, lr, rank=rank, world=world)
             for seed in args.seed for m in args.methods for lr in grid]
-    if backbones:  # one job per backbone: its label prefixes the method's, its model replaces the profile's
-        jobs = [replace(j, backbone=b.label, profile=replace(profile, model=b.model_for(profile.name, profile.model)))
-                for b in backbones for j in jobs]
+    jobs = expand_backbones(jobs, backbones)
     logger.info("%s, profile %s: %s, %dx%d patches, batch %d, %d ge per method (%s), lr %s; %d job(s) on %s, "
                 "%d process(es) x %s thread(s); output %s", spec.title, profile.name,
                 ", ".join(dict.fromkeys(j.profile.model for j in jobs)) or profile.model,
@@ -219,9 +239,16 @@ def main(spec: TableSpec, argv: list[str] | None = None, prog: str | None = None
         sets, absent = test_sets(spec.datasets, args.data_root, profile.eval_images, profile.eval_crop)
         report.announce_sets(sets, absent, spec.datasets)
     t0 = time.perf_counter()
-    progress = report.Progress(jobs, spec.level_key, out / "log.txt")
+    progress = report.Progress(jobs, spec.level_key, out / "log.txt") if rank == 0 else None
     records = run_jobs(jobs, profile.workers, progress)
     total = time.perf_counter() - t0
+    if world > 1:
+        import torch.distributed as dist
+
+        dist.barrier()
+        dist.destroy_process_group()
+        if rank != 0:  # rank 0 writes the reports
+            return out
     if args.throughput_only:
         path = report.write_throughput(out, records, profile, device, argv)
         for r in records:
