@@ -283,7 +283,8 @@ def main(argv: list[str] | None = None) -> None:
           f"confounders x batch {c['batch']} x 3 x {c['size']} x {c['size']}; median of {c['repeats']} rounds")
     for name, m in res["models"].items():
         print(format_table(f"{name} ({m['params']} parameters)", m["rows"]))
-        print("max |grad - grad(graph)| (float32):", {k: f"{v:.1e}" for k, v in m["max_grad_diff_vs_graph_float32"].items()})
+        diffs = {k: f"{v:.1e}" for k, v in m["max_grad_diff_vs_graph_float32"].items()}
+        print("max |grad - grad(graph)| (float32):", diffs)
     print(f"total {time.perf_counter() - t0:.0f} s")
     if args.json:
         tmp = args.json.with_suffix(args.json.suffix + ".tmp")

@@ -7,9 +7,9 @@ import copy
 import pytest
 import torch
 from torch import nn
+from toys import flat, linear_problem, mse_grad
 
 from dil_optim import DILWrapper
-from toys import flat, linear_problem, mse_grad
 
 ALPHA, BETA = 0.05, 0.3
 
@@ -157,7 +157,8 @@ def test_sf_passes_draw_fresh_batches_and_other_variants_draw_once():
         model, batches, query = linear_problem()
         calls = []
         dil = DILWrapper(model, torch.optim.SGD(model.parameters(), lr=BETA), nn.MSELoss(), variant)
-        dil.step(lambda: calls.append(1) or batches, query if variant in ("ps", "ss") else None)
+        dil.step(lambda calls=calls, batches=batches: calls.append(1) or batches,
+                 query if variant in ("ps", "ss") else None)
         assert len(calls) == (2 if variant == "pf" else 1), variant
 
 
