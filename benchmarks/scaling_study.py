@@ -12,15 +12,18 @@ updates): the length axis costs nothing extra.
 - ``dncnn``: residual DnCNN (predicts the noise), 39K / 225K / 1.0M parameters.
 - ``rrdb``: the RRDB family (predicts the image, as the paper's network), 51K / 200K / 1.17M.
 
-Phases, each resumable (every run checkpoints; rerun the same command to go on):
+Phases, each resumable (every run checkpoints; rerun the same command to go on), ordered so
+that the answer to "does DIL repair ERM's failure" comes first on a 2-core machine:
 
-1. ERM, ERM_bf (every additive bias removed), ERM_oracle on the small and medium cells
-   (4,000 ge, evaluated every 250 ge: 250 ... 4,000 spans 16x).
-2. At the cell where ERM's failure at 4,000 ge is largest: DIL_sf with shared confounder
+1. ERM, ERM_bf (every additive bias removed), ERM_oracle on the small cells (4,000 ge,
+   evaluated every 250 ge: 250 ... 4,000 spans 16x).
+2. At the small cell where ERM's failure at 4,000 ge is largest: DIL_sf with shared confounder
    content (the paper's counterfactual batches), DIL_sf with independent content (the authors'
    code), DIL_ps; seed 0.
-3. The large cells (ERM and ERM_oracle, 1,000 ge: the capacity axis at the shorter lengths).
-4. Seed 1 at the chosen cell: ERM, ERM_bf, DIL_sf, DIL_ps.
+3. Seed 1 at that cell: ERM, ERM_bf, ERM_oracle, DIL_sf, DIL_ps.
+4. ERM, ERM_bf, ERM_oracle on the medium cells (4,000 ge): the capacity axis.
+5. ERM and ERM_oracle on the large cells (1,000 ge: the capacity axis at the shorter lengths).
+6. DIL_sf and DIL_ps at the medium cell with the largest failure, if it exceeds the small one's.
 
 Outputs in ``--out`` (default runs/scaling-<profile>): ``scaling.json``, ``scaling.md`` and
 ``fig_scaling.png``, rewritten after every phase.
@@ -63,22 +66,21 @@ class Cell:
     overrides: tuple[tuple[str, object], ...]
     budget_ge: int
     evals: int
-    large: bool = False
+    size: str = "S"  # "S" (about 40-50K parameters), "M" (about 200K), "L" (about 1M)
 
 
 def _cells(profile: str) -> list[Cell]:
     if profile == "gpu":  # larger nets and budgets for one H200-class GPU (not yet run; see docs/results.md)
         return [Cell("rrdb-L", "rrdb", "rrdb_small", (("num_feat", 64), ("num_block", 3), ("num_grow_ch", 32)),
-                     50_000, 10),
-                Cell("dncnn-L", "dncnn", "dncnn", (("depth", 17), ("width", 96)), 50_000, 10)]
+                     50_000, 10, "S"),
+                Cell("dncnn-L", "dncnn", "dncnn", (("depth", 17), ("width", 96)), 50_000, 10, "S")]  # all phases
     return [
         Cell("dncnn-S", "dncnn", "dncnn", (("depth", 6), ("width", 32)), 4000, 16),
         Cell("rrdb-S", "rrdb", "rrdb_small", (("num_feat", 16), ("num_block", 1), ("num_grow_ch", 8)), 4000, 16),
-        Cell("dncnn-M", "dncnn", "dncnn", (("depth", 8), ("width", 64)), 4000, 16),
-        Cell("rrdb-M", "rrdb", "rrdb_small", (("num_feat", 32), ("num_block", 1), ("num_grow_ch", 16)), 4000, 16),
-        Cell("dncnn-L", "dncnn", "dncnn", (("depth", 14), ("width", 96)), 1000, 4, large=True),
-        Cell("rrdb-L", "rrdb", "rrdb_small", (("num_feat", 48), ("num_block", 2), ("num_grow_ch", 32)), 1000, 4,
-             large=True),
+        Cell("dncnn-M", "dncnn", "dncnn", (("depth", 8), ("width", 64)), 4000, 16, "M"),
+        Cell("rrdb-M", "rrdb", "rrdb_small", (("num_feat", 32), ("num_block", 1), ("num_grow_ch", 16)), 4000, 16, "M"),
+        Cell("dncnn-L", "dncnn", "dncnn", (("depth", 14), ("width", 96)), 1000, 4, "L"),
+        Cell("rrdb-L", "rrdb", "rrdb_small", (("num_feat", 48), ("num_block", 2), ("num_grow_ch", 32)), 1000, 4, "L"),
     ]
 
 
@@ -233,7 +235,7 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--val-images", type=int, default=16)
     ap.add_argument("--val-crop", type=int, default=96)
     ap.add_argument("--workers", type=int, default=2)
-    ap.add_argument("--phases", nargs="+", type=int, default=[1, 2, 3, 4])
+    ap.add_argument("--phases", nargs="+", type=int, default=[1, 2, 3, 4, 5, 6])
     ap.add_argument("--device", default="auto")
     ap.add_argument("--cells", nargs="+", default=None, help="only these cells (default all of the profile)")
     ap.add_argument("--budget-ge", type=int, default=None, help="smoke runs: every cell's budget (2 evaluations)")
@@ -247,8 +249,6 @@ def main(argv: list[str] | None = None) -> None:
     cells = [c for c in _cells(args.profile) if args.cells is None or c.name in args.cells]
     if args.budget_ge:
         cells = [replace(c, budget_ge=args.budget_ge, evals=2) for c in cells]
-    small = [c for c in cells if not c.large]
-    large = [c for c in cells if c.large]
     records: dict[tuple[str, str, int], dict[str, Any]] = {}
     workers = 1 if device != "cpu" else args.workers
     t0 = time.perf_counter()
@@ -266,28 +266,44 @@ def main(argv: list[str] | None = None) -> None:
     cellmap = {c.name: c for c in cells}
     if chosen is not None and chosen not in cellmap:
         chosen = None
+    small = [c for c in cells if c.size == "S"]
+    medium = [c for c in cells if c.size == "M"]
+    large = [c for c in cells if c.size == "L"]
+    baselines = ("erm", "erm_bf", "erm_oracle")
+
+    def failure(name: str, seed: int = 0) -> float | None:
+        """ERM_oracle - ERM at the probe level, at the cell's full budget (None before both ran)."""
+        if (name, "ERM_oracle", seed) not in records or (name, "ERM", seed) not in records:
+            return None
+        probe = lambda m: _mean([r["psnr"] for r in records[(name, m, seed)]["val_final"]  # noqa: E731
+                                 if r["level"] == PROBE])
+        return probe("ERM_oracle") - probe("ERM")
+
     if 1 in args.phases:
-        run([_job(c, m, 0, args, device) for c in small for m in ("erm", "erm_bf", "erm_oracle")])
-    if chosen is None and records:
-        fails = {c.name: records[(c.name, "ERM_oracle", 0)]["val_final"] for c in small
-                 if (c.name, "ERM_oracle", 0) in records}
-        score = {}
-        for name in fails:
-            probe = lambda m: _mean([r["psnr"] for r in records[(name, m, 0)]["val_final"] if r["level"] == PROBE])  # noqa: E731
-            score[name] = probe("ERM_oracle") - probe("ERM")
-        chosen = max(score, key=score.__getitem__)
-        state_path.write_text(json.dumps({"chosen": chosen, "failure_s50": score}))
-        logger.info("ERM's failure at sigma 50 (oracle - ERM) per cell: %s; DIL runs at %s",
-                    ", ".join(f"{k} {v:+.2f} dB" for k, v in score.items()), chosen)
+        run([_job(c, m, 0, args, device) for c in small for m in baselines])
+    if chosen is None:
+        score = {c.name: f for c in small if (f := failure(c.name)) is not None}
+        if score:
+            chosen = max(score, key=score.__getitem__)
+            state_path.write_text(json.dumps({"chosen": chosen, "failure_s50": score}))
+            logger.info("ERM's failure at sigma 50 (oracle - ERM) per small cell: %s; DIL runs at %s",
+                        ", ".join(f"{k} {v:+.2f} dB" for k, v in score.items()), chosen)
     if 2 in args.phases and chosen:
         c = cellmap[chosen]
         run([_job(c, "sf", 0, args, device), _job(c, "sf", 0, args, device, "independent"),
              _job(c, "ps", 0, args, device)])
-    if 3 in args.phases:
-        run([_job(c, m, 0, args, device) for c in large for m in ("erm", "erm_oracle")])
-    if 4 in args.phases and chosen:
+    if 3 in args.phases and chosen:
         c = cellmap[chosen]
-        run([_job(c, m, 1, args, device) for m in ("erm", "erm_bf", "sf", "ps")])
+        run([_job(c, m, 1, args, device) for m in (*baselines, "sf", "ps")])
+    if 4 in args.phases:
+        run([_job(c, m, 0, args, device) for c in medium for m in baselines])
+    if 5 in args.phases:
+        run([_job(c, m, 0, args, device) for c in large for m in ("erm", "erm_oracle")])
+    if 6 in args.phases and chosen:
+        fails = {c.name: f for c in medium if (f := failure(c.name)) is not None}
+        best = max(fails, key=fails.__getitem__) if fails else None
+        if best is not None and fails[best] > (failure(chosen) or float("inf")):
+            run([_job(cellmap[best], m, 0, args, device) for m in ("sf", "ps")])
     write_outputs(out, cells, records, chosen, args, time.perf_counter() - t0)
     print(f"scaling: {out / 'scaling.md'}, {out / 'scaling.json'}, {out / 'fig_scaling.png'}")
 

@@ -119,6 +119,8 @@ class Job:
     def config(self) -> dict[str, Any]:
         keep = ("method", "seed", "levels", "train_levels", "train_root", "data_root", "max_steps", "content")
         profile = {k: v for k, v in asdict(self.profile).items() if k not in ("workers", "lr_grid", "lr")}
+        if not profile["fast"]:  # no speed option: the run is the one earlier versions recorded without the key
+            del profile["fast"]
         return {**{k: getattr(self, k) for k in keep}, "profile": profile, "lr": self.run_lr, "steps": self.steps}
 
 
