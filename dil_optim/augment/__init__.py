@@ -18,6 +18,7 @@ from .isp import CFA_PATTERNS, CameraNoise, cfa_masks, demosaic_bilinear, mosaic
 from .jpeg import JPEG, jpeg_compress
 from .kernels import KERNEL_TYPES, MixedKernelSampler, bessel_j1, bivariate_kernels, sinc_kernels
 from .noise import GaussianNoise, PoissonNoise
+from .rain import RAIN_STYLES, TRAIN_RAIN_STYLES, UNSEEN_RAIN_STYLE, RainStreaks, rain_style
 from .realesrgan import REALESRGAN_X4PLUS, Downsample, RealESRGANDegradation, realesrgan_confounders
 
 __all__ = [
@@ -39,7 +40,11 @@ __all__ = [
     "PairedFolder",
     "ParamRange",
     "PoissonNoise",
+    "RAIN_STYLES",
+    "RainStreaks",
     "REALESRGAN_X4PLUS",
+    "TRAIN_RAIN_STYLES",
+    "UNSEEN_RAIN_STYLE",
     "RealESRGANDegradation",
     "bessel_j1",
     "bivariate_kernels",
@@ -52,6 +57,7 @@ __all__ = [
     "jpeg_compress",
     "mosaic",
     "paper_confounders",
+    "rain_style",
     "realesrgan_confounders",
     "sinc_kernels",
 ]

@@ -20,12 +20,13 @@ from .dataset import PairedFolder
 from .hybrid import HybridDistortion
 from .isp import CFA_PATTERNS, CameraNoise
 from .noise import GaussianNoise
+from .rain import TRAIN_RAIN_STYLES, UNSEEN_RAIN_STYLE, rain_style
 from .realesrgan import Downsample, RealESRGANDegradation, realesrgan_confounders
 
 __all__ = ["ConfounderSet", "paper_confounders", "folder_confounders", "PAPER_TASKS"]
 
 Confounder = Union[Degradation, PairedFolder, Callable[..., Tensor]]
-PAPER_TASKS = ("denoise", "deblur", "hybrid", "realsr", "realsr2", "realdenoise")
+PAPER_TASKS = ("denoise", "deblur", "hybrid", "realsr", "realsr2", "realdenoise", "derain")
 
 
 def _name_of(d: Any) -> str:
@@ -202,6 +203,9 @@ def paper_confounders(task: str, *, scale: int = 4, content: str = "shared"
     * ``"realsr2"``: the same split of the second-order model (Table 7's D2).
     * ``"realdenoise"``: CBDNet-style camera noise, one confounder per CFA pattern
       (RGGB, BGGR, GRBG, GBRG).
+    * ``"derain"``: the synthetic stand-in of the paper's three rain datasets: the rain-streak
+      styles ``drizzle``, ``streaks``, ``heavy`` (:mod:`.rain`); unseen ``storm``, outside all
+      their parameter ranges. The paper's own confounders are datasets: :func:`folder_confounders`.
 
     The paper tests ``realsr``/``realsr2`` on real data (RealSR V3, DRealSR) and
     ``realdenoise`` on SIDD/DND; those are datasets, not degradations. The dict returned
@@ -232,6 +236,9 @@ def paper_confounders(task: str, *, scale: int = 4, content: str = "shared"
     elif task == "realdenoise":
         train = ConfounderSet([CameraNoise(p) for p in CFA_PATTERNS], content)
         unseen = {"isp_nocfa": CameraNoise(None)}
+    elif task == "derain":
+        train = ConfounderSet([rain_style(s) for s in TRAIN_RAIN_STYLES], content)
+        unseen = {f"rain_{UNSEEN_RAIN_STYLE}": rain_style(UNSEEN_RAIN_STYLE)}
     else:
         raise ValueError(f"unknown task {task!r}; expected one of {PAPER_TASKS}")
     return train, unseen

@@ -120,6 +120,7 @@ def test_sample_mixed_rejects_mismatched_output_sizes() -> None:
     ("realsr", 4, ["isp_noise_x4", "realesrgan_second_order"]),
     ("realsr2", 4, ["isp_noise_x4"]),
     ("realdenoise", 4, ["isp_nocfa"]),
+    ("derain", 3, ["rain_storm"]),
 ])
 def test_paper_confounders(task: str, n: int, unseen: list[str]) -> None:
     train, test = A.paper_confounders(task)
@@ -150,7 +151,7 @@ def test_paper_sets_use_the_paper_values() -> None:
 
 def test_paper_confounders_unknown_task() -> None:
     with pytest.raises(ValueError, match="unknown task"):
-        A.paper_confounders("derain")
+        A.paper_confounders("desnow")
 
 
 def test_pairs_feed_a_training_step() -> None:
