@@ -47,7 +47,7 @@ TABLE2_SPEC = TableSpec(
     paper={k: dict(v) for k, v in TABLE2.items()},
     figure="fig_deblur",
     paper_labels={"DIL_sf": "DIL"},
-    # measured: docs/results.md, "Tables 2, 3 and 6: quick profiles"
+    # the quick profile's budget: projected 14 min on 2 cores (docs/results.md, "Tables 2, 3 and 6")
     profiles={"quick": {"budget_ge": 3_000}},
     figure_xlabel="Gaussian blur sigma",
     notes=(PAPER_DIL_NOTE,),
@@ -71,7 +71,8 @@ TABLE3_SPEC = TableSpec(
     seen_levels=(_SEVERE,),
     methods=("erm", "sf"),
     paper_labels={"DIL_sf": "DIL"},
-    profiles={"quick": {"budget_ge": 3_000}},
+    # two methods share the 2 cores: 12,000 ge each, projected 14 min (docs/results.md, "Tables 2, 3 and 6")
+    profiles={"quick": {"budget_ge": 12_000}},
     figure_xlabel="hybrid distortion level",
     notes=("Levels (RL-Restore's protocol, dil_optim.augment.hybrid): each of blur, noise and JPEG has ten "
            "levels; a sample draws a triple whose level sum is in mild [9, 11], moderate [12, 17] or severe "
@@ -93,7 +94,9 @@ TABLE6_SPEC = TableSpec(
     figure="fig_backbones",
     methods=("erm", "sf"),
     paper_labels={"DIL_sf": "DIL"},
-    profiles={"quick": {"budget_ge": 1_000}},
+    # rrdb_small and swinir_small cost ~10x the quick DnCNN per ge on a CPU: 900 ge, two evaluations
+    # (each scores 16 crops at 2 levels: 20-30 s), projected 15 min (docs/results.md, "Tables 2, 3 and 6")
+    profiles={"quick": {"budget_ge": 900, "evals": 2}},
     backbones=(Backbone("RRDB", {"quick": "rrdb_small", "paper": "rrdb"}),
                Backbone("SwinIR", {"quick": "swinir_small", "paper": "swinir"})),
     notes=(PAPER_DIL_NOTE, "Backbones: the quick profile trains rrdb_small and swinir_small "
