@@ -49,6 +49,10 @@ class TestSetSpec:
     how_to_get: str
     has_manifest: bool = True
     aliases: tuple[str, ...] = ()
+    #: ``""``: a folder of clean images; else the layout of a paired real set, read by
+    #: :mod:`dil_optim.data.realsets` (``"sidd_blocks"``, ``"dnd"``, ``"realsr_v3"``, ``"drealsr"``,
+    #: ``"derain"``); ``count`` is then its number of (degraded, clean) pairs
+    paired: str = ""
 
 
 _HOW_DOWNLOAD = ("download it with dil_optim.data.download_test_set({name!r}, data_root=...) "
@@ -89,6 +93,48 @@ _SPECS: tuple[TestSetSpec, ...] = (
                 "checked): get DIV2K_valid_HR.zip from https://data.vision.ee.ethz.ch/cvl/DIV2K/ and put "
                 "its 100 images 0801.png to 0900.png in the folder named above", has_manifest=False,
                 aliases=("DIV2K_valid_HR", "DIV2K-val")),
+    # ---- real (paired) sets of Tables 4, 5 and 7: no checksums recorded (not downloadable here), see docs/data.md
+    TestSetSpec("SIDD", 1280, "SIDD sRGB validation: 1280 noisy/clean 256x256 blocks (40 images x 32 blocks) of "
+                "smartphone photographs", "Abdelhamed, Lin, Brown, CVPR 2018",
+                "download the sRGB validation blocks (ValidationNoisyBlocksSrgb.mat and ValidationGtBlocksSrgb.mat) "
+                "from the SIDD benchmark page https://www.eecs.yorku.ca/~kamel/sidd/benchmark.php and put both "
+                "files in the folder named above", has_manifest=False, paired="sidd_blocks",
+                aliases=("SIDD_val", "SIDD-validation")),
+    TestSetSpec("DND", 1000, "Darmstadt Noise Dataset sRGB: 50 noisy photographs, 20 crops of 512x512 each; "
+                "no public ground truth (scored by its online benchmark)", "Plotz & Roth, CVPR 2017",
+                "register and download dnd_2017.zip from https://noise.visinf.tu-darmstadt.de/downloads/ and put "
+                "its info.mat and images_srgb/0001.mat .. 0050.mat in the folder named above (its MATLAB v7.3 "
+                "files need h5py: pip install h5py)", has_manifest=False, paired="dnd",
+                aliases=("dnd_2017", "DND_sRGB")),
+    TestSetSpec("RealSRV3", 100, "RealSR (ICCV 2019) version 3, x4 test pairs of Canon 5D3 and Nikon D810 "
+                "photographs: Canon/Test/4/Canon_NNN_HR.png with Canon_NNN_LR4.png, likewise Nikon",
+                "Cai, Zeng, Huang, Cao, Zhang, ICCV 2019",
+                "download RealSR Version 3 from the links of https://github.com/csjcai/RealSR and put its "
+                "Canon/Test/4/ and Nikon/Test/4/ folders (files <Camera>_NNN_HR.png and <Camera>_NNN_LR4.png) "
+                "under the folder named above", has_manifest=False, paired="realsr_v3",
+                aliases=("RealSR", "RealSR_V3", "RealSR-V3")),
+    TestSetSpec("DRealSR", 93, "DRealSR x4 test pairs (five DSLR cameras): test_LR/<name>_x4.png with "
+                "test_HR/<name>_x1.png", "Wei et al., ECCV 2020 (Component Divide-and-Conquer)",
+                "download DRealSR from the links of https://github.com/xiezw5/Component-Divide-and-Conquer-for-"
+                "Real-World-Image-Super-Resolution and put the x4 test folders test_LR/ and test_HR/ (from "
+                "Test_x4/) in the folder named above", has_manifest=False, paired="drealsr",
+                aliases=("DRealSR_x4",)),
+    TestSetSpec("Rain100L", 100, "Rain100L test pairs (light synthetic rain)",
+                "Yang et al., CVPR 2017 (JORDER)",
+                "download Rain100L (e.g. the deraining test sets linked from https://github.com/swz30/MPRNet, "
+                "or JORDER's release) and put its pairs as input/ + target/ (same file names), or rainy/ + "
+                "norain/, or rain-NNN.png + norain-NNN.png, in the folder named above", has_manifest=False,
+                paired="derain"),
+    TestSetSpec("Rain12", 12, "Rain12 test pairs", "Li, Tan, Guo, Lu, Brown, CVPR 2016",
+                "download Rain12 (linked from https://yu-li.github.io/ 'Rain streak removal using layer priors', "
+                "or PReNet's datasets/test/Rain12) and put its pairs as input/ + target/ (same file names), or "
+                "rainy/ + norain/, in the folder named above", has_manifest=False, paired="derain"),
+    TestSetSpec("Rain800", 100, "Rain800 test pairs (the 100 synthetic test images, MPRNet's 'Test100')",
+                "Zhang, Sindagi, Patel, IEEE TCSVT 2019 (ID-CGAN)",
+                "download Rain800's test_syn from https://github.com/hezhangsprinter/ID-CGAN (or MPRNet's "
+                "Test100) and put its pairs as input/ + target/ (same file names) in the folder named above "
+                "(ID-CGAN's side-by-side images are split into the two halves first)", has_manifest=False,
+                paired="derain", aliases=("Test100", "Rain800_test")),
 )
 
 

@@ -86,6 +86,9 @@ class TestSet:
         if found is None:
             raise TestSetError(self._absent_message(data_root))
         self.root = found
+        if self.spec.paired:
+            raise TestSetError(f"test set {self.name!r} is a paired real set (degraded inputs with their clean "
+                               "images): read it with dil_optim.data.realsets.load_paired_set")
         if self.spec.has_manifest:
             self._records = self._check_manifest_set(found, allow_subset, verify)
             self.files = [r.file for r in self._records]

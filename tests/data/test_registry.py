@@ -12,8 +12,11 @@ from dil_optim.data.registry import resolve_set_dir
 
 # expected image counts from the papers introducing the sets
 PAPER_COUNTS = {"CBSD68": 68, "Kodak24": 24, "McMaster": 18, "Set5": 5, "Set14": 14,
-                "BSD100": 100, "Urban100": 100, "Manga109": 109, "DIV2K": 100}
-NO_MANIFEST = ("Manga109", "DIV2K")  # no checksums: Manga109's terms forbid redistribution; DIV2K's unverified
+                "BSD100": 100, "Urban100": 100, "Manga109": 109, "DIV2K": 100,
+                # paired real sets (Tables 4, 5, 7): number of (degraded, clean) pairs
+                "SIDD": 1280, "DND": 1000, "RealSRV3": 100, "DRealSR": 93, "Rain100L": 100, "Rain12": 12,
+                "Rain800": 100}
+NO_MANIFEST = ("Manga109", "DIV2K", "SIDD", "DND", "RealSRV3", "DRealSR", "Rain100L", "Rain12", "Rain800")  # no checksums: Manga109's terms forbid redistribution; DIV2K's unverified
 
 
 def test_known_sets_and_counts() -> None:
