@@ -21,7 +21,7 @@ that the answer to "does DIL repair ERM's failure" comes first on a 2-core machi
    content (the paper's counterfactual batches), DIL_sf with independent content (the authors'
    code), DIL_ps; seed 0.
 3. Seed 1 at that cell: ERM, ERM_bf, ERM_oracle, DIL_sf, DIL_ps.
-4. ERM, ERM_bf, ERM_oracle on the medium cells (4,000 ge): the capacity axis.
+4. ERM and ERM_oracle, then ERM_bf, on the medium cells (4,000 ge): the capacity axis.
 5. ERM and ERM_oracle on the large cells (1,000 ge: the capacity axis at the shorter lengths).
 6. DIL_sf and DIL_ps at the medium cell with the largest failure, if it exceeds the small one's.
 
@@ -295,8 +295,9 @@ def main(argv: list[str] | None = None) -> None:
     if 3 in args.phases and chosen:
         c = cellmap[chosen]
         run([_job(c, m, 1, args, device) for m in (*baselines, "sf", "ps")])
-    if 4 in args.phases:
-        run([_job(c, m, 0, args, device) for c in medium for m in baselines])
+    if 4 in args.phases:  # the failure (ERM, oracle) of every medium cell first, then the bias-free control
+        run([_job(c, m, 0, args, device) for m in ("erm", "erm_oracle") for c in medium]
+            + [_job(c, "erm_bf", 0, args, device) for c in medium])
     if 5 in args.phases:
         run([_job(c, m, 0, args, device) for c in large for m in ("erm", "erm_oracle")])
     if 6 in args.phases and chosen:
