@@ -296,7 +296,7 @@ def main(argv: list[str] | None = None) -> None:
         c = cellmap[chosen]
         run([_job(c, m, 1, args, device) for m in (*baselines, "sf", "ps")])
     if 4 in args.phases:  # the failure (ERM, oracle) of every medium cell first, then the bias-free control
-        run([_job(c, m, 0, args, device) for m in ("erm", "erm_oracle") for c in medium]
+        run([_job(c, m, 0, args, device) for c in medium for m in ("erm", "erm_oracle")]
             + [_job(c, "erm_bf", 0, args, device) for c in medium])
     if 5 in args.phases:
         run([_job(c, m, 0, args, device) for c in large for m in ("erm", "erm_oracle")])
