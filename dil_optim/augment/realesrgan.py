@@ -15,10 +15,18 @@ is one stage followed by a resize to the low-resolution size. The second-order m
 size, noise) and ends, in random order, with [resize to LR size + final sinc filter
 (probability 0.8)] and JPEG. The output is clamped and rounded to 8 bits.
 
-Differences from the authors' code, kept on purpose: every sample draws its own resize
-factor and interpolation mode (the authors draw one per GPU batch and shuffle through a
-pair pool); JPEG is real libjpeg at the rounded quality instead of their differentiable
-JPEG emulation; no USM sharpening of the ground truth (that is a training-target choice).
+Batch-level and per-sample draws. As in the authors' code (``RealESRGANModel.feed_data``), a
+call draws *per batch*: each stage's resize factor and interpolation mode, the final resize
+mode, the noise type (Gaussian or Poisson), whether the second blur is applied and the order of
+the final [resize + sinc] and JPEG steps; and *per sample*: the blur kernels, the noise level,
+colour or grey noise, the JPEG quality and whether the final sinc filter is used. The whole
+batch then goes through each step at once (``per_sample=False``, the default). With
+``per_sample=True`` every sample draws all of its own decisions and is processed alone (more
+diversity within one batch, several times slower on a CPU; this package's only behaviour
+before). Both modes draw the same random numbers in the same order. Other differences from the
+authors' code, kept on purpose: no shuffling through a pair pool; JPEG is real libjpeg at the
+rounded quality instead of their differentiable JPEG emulation; no USM sharpening of the ground
+truth (that is a training-target choice).
 
 Output size: ``(N, C, H // scale, W // scale)``.
 """
@@ -144,6 +152,9 @@ class RealESRGANDegradation(Degradation):
         scale: super-resolution factor; the output is ``(N, C, H // scale, W // scale)``
             (``scale=1`` keeps the size, for restoration without SR).
         name: label (default ``realesrgan<order>``).
+        per_sample: every sample draws its own resize factors, modes, noise type and step
+            order and is processed alone (default ``False``: one draw per batch, as the
+            authors' code, and batched processing; see the module docstring).
         **options: any key of :data:`REALESRGAN_X4PLUS` (the authors' config names), e.g.
             ``kernel_list``, ``kernel_prob``, ``sinc_prob``, ``gaussian_noise_prob``.
 
@@ -152,7 +163,9 @@ class RealESRGANDegradation(Degradation):
 
     channels = (1, 3)
 
-    def __init__(self, order: int = 1, scale: int = 4, *, name: str | None = None, **options: Any) -> None:
+    def __init__(self, order: int = 1, scale: int = 4, *, name: str | None = None, per_sample: bool = False,
+                 **options: Any) -> None:
+        self.per_sample = bool(per_sample)
         if order not in (1, 2) or isinstance(order, bool):
             raise ValueError(f"order must be 1 or 2, got {order!r}")
         if isinstance(scale, bool) or not isinstance(scale, int) or scale < 1:
@@ -200,6 +213,27 @@ class RealESRGANDegradation(Degradation):
             return add_gaussian_noise(x, level, gray, generator, clip=True)
         return add_poisson_noise(x, level, gray, generator, clip=True)
 
+    @staticmethod
+    def _batch_noise(x: Tensor, d: dict[str, Tensor], gauss: bool, generator: torch.Generator | None) -> Tensor:
+        gray = d["gray"] if bool(d["gray"].any()) else None
+        if gauss:
+            return add_gaussian_noise(x, d["level"], gray, generator, clip=True)
+        return add_poisson_noise(x, d["level"], gray, generator, clip=True)
+
+    @staticmethod
+    def _sinc_some(x: Tensor, sinc: Tensor, size: Tensor, use: list[bool]) -> Tensor:
+        """The final sinc filter on the samples that draw it (the others keep their pixels)."""
+        idx = [i for i, u in enumerate(use) if u]
+        if not idx:
+            return x
+        if len(idx) == x.shape[0]:
+            return filter2d_sized(x, sinc, size)
+        sel = torch.tensor(idx, device=x.device)
+        out = x.clone()
+        out.index_copy_(0, sel, filter2d_sized(x.index_select(0, sel), sinc.index_select(0, sel),
+                                               size.index_select(0, sel)))
+        return out
+
     def _apply(self, x: Tensor, generator: torch.Generator | None) -> Tensor:
         n, _, h, w = x.shape
         lr_h, lr_w = self.output_size(h, w)
@@ -226,6 +260,28 @@ class RealESRGANDegradation(Degradation):
             h2 = {k: d2[k].tolist() for k in ("factor", "mode", "gauss", "gray", "quality")}
             size2_h, size_h = size2.tolist(), size.tolist()
         y = filter2d_sized(x, k1, size1)
+        if not self.per_sample:  # the authors' batch-level decisions: sample 0's draws, batched steps
+            f = h1["factor"][0]
+            y = _resize(y, (int(h * f), int(w * f)), _MODES[h1["mode"][0]])
+            y = self._batch_noise(y, d1, h1["gauss"][0], generator)
+            y = jpeg_compress(y.clamp(0, 1), d1["quality"])
+            if self.order == 1:
+                y = _resize(y, (lr_h, lr_w), _MODES[final_mode_h[0]])
+            else:
+                if blur2[0]:
+                    y = filter2d_sized(y, k2, size2)
+                f2 = h2["factor"][0]
+                y = _resize(y, (int(lr_h * f2), int(lr_w * f2)), _MODES[h2["mode"][0]])
+                y = self._batch_noise(y, d2, h2["gauss"][0], generator)
+                if jpeg_last[0]:
+                    y = _resize(y, (lr_h, lr_w), _MODES[final_mode_h[0]])
+                    y = self._sinc_some(y, sinc, size, use_sinc)
+                    y = jpeg_compress(y.clamp(0, 1), d2["quality"])
+                else:
+                    y = jpeg_compress(y.clamp(0, 1), d2["quality"])
+                    y = _resize(y, (lr_h, lr_w), _MODES[final_mode_h[0]])
+                    y = self._sinc_some(y, sinc, size, use_sinc)
+            return (y * 255.0).round().clamp(0, 255) / 255.0
         outs = []
         for i in range(n):
             yi = y[i:i + 1]
@@ -257,7 +313,8 @@ class RealESRGANDegradation(Degradation):
 
     def _params_repr(self) -> str:
         opts = "".join(f", {k}={v!r}" for k, v in self.options.items())
-        return f"order={self.order}, scale={self.scale}{opts}"
+        per = ", per_sample=True" if self.per_sample else ""
+        return f"order={self.order}, scale={self.scale}{per}{opts}"
 
 
 _ISO = ("iso", "generalized_iso", "plateau_iso")

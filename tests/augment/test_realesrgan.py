@@ -97,3 +97,20 @@ def test_downsample() -> None:
     torch.testing.assert_close(Downsample(2, "area")(x), torch.nn.functional.avg_pool2d(x, 2))
     with pytest.raises(ValueError, match="mode"):
         Downsample(2, "lanczos")
+
+
+@pytest.mark.parametrize("order", [1, 2])
+def test_batched_and_per_sample_modes(order: int) -> None:
+    # the default draws resize factor/mode, noise type and step order once per batch (the authors'
+    # code) and processes the batch at once; per_sample=True processes each sample with its own draws
+    x = natural_batch(4, 64)
+    before = x.clone()
+    fast = RealESRGANDegradation(order, 4)
+    slow = RealESRGANDegradation(order, 4, per_sample=True)
+    a, b = fast(x, gen(3)), slow(x, gen(3))
+    assert a.shape == b.shape == (4, 3, 16, 16) and torch.equal(x, before)
+    assert torch.equal(a, fast(x, gen(3))) and torch.equal(b, slow(x, gen(3)))
+    torch.testing.assert_close(a * 255, (a * 255).round(), atol=1e-4, rtol=0)
+    assert "per_sample=True" in repr(slow) and "per_sample" not in repr(fast)
+    # a one-sample batch takes the same decisions either way
+    torch.testing.assert_close(fast(x[:1], gen(5)), slow(x[:1], gen(5)), atol=1e-6, rtol=0)
