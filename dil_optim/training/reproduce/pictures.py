@@ -40,7 +40,7 @@ def pick_images(records: list[dict[str, Any]], level: float) -> list[tuple[str, 
 
 def _window(outputs: list[torch.Tensor], size: int) -> tuple[int, int]:
     """Top-left corner of the ``size`` x ``size`` window where the outputs disagree most."""
-    spread = torch.stack(outputs).std(dim=0).mean(dim=1, keepdim=True)  # (1, 1, H, W)
+    spread = torch.stack(outputs).std(dim=0, correction=0).mean(dim=1, keepdim=True)  # (1, 1, H, W)
     score = F.avg_pool2d(spread, size, stride=max(1, size // 4))
     idx = int(score.flatten().argmax())
     w = score.shape[-1]
@@ -75,6 +75,8 @@ def write_crops(path: Path, jobs: list[Job], records: list[dict[str, Any]], sets
         file, clean = images[dataset][i]
         degraded = evaluator.degraded(dataset, file, clean, level)
         outs = [m(degraded).clamp(0, 1) for _, m in models]
+        if degraded.shape[-2:] != clean.shape[-2:]:  # SR: show the input at the output's size
+            degraded = F.interpolate(degraded, size=clean.shape[-2:], mode="nearest")
         size = min(crop, clean.shape[-2], clean.shape[-1])
         top, left = _window(outs, size)
         panels = [("degraded", degraded[0])] + [(name, o[0]) for (name, _), o in zip(models, outs)] + [("clean", clean)]
