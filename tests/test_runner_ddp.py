@@ -50,7 +50,6 @@ def test_sharded_source_splits_every_kind_of_batch():
         ShardedSource(Source(), 5, 0, 2)
 
 
-@pytest.mark.slow
 def test_two_gloo_processes_give_the_one_process_numbers(tmp_path: Path):
     root = tmp_path / "train"
     root.mkdir()
