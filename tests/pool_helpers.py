@@ -11,3 +11,15 @@ def square(job: int, reporter: Any) -> int:
     if job < 0:
         raise ValueError(f"bad job {job}")
     return job * job
+
+
+
+def fail_or_sleep(job: float, reporter: Any) -> float:
+    """Fails after a second when ``job`` < 0, else sleeps ``job`` seconds (a long job)."""
+    import time
+
+    reporter.put(("step", "m", 0, 1, 1, 0.0))
+    time.sleep(1.0 if job < 0 else job)
+    if job < 0:
+        raise ValueError(f"bad job {job}")
+    return job

@@ -255,3 +255,17 @@ def test_worker_pool_keeps_order_forwards_progress_and_fails_fast():
     assert sorted(m[2] for m in got.msgs) == [1, 2, 3]
     with pytest.raises(ValueError, match="bad job -1"):
         run_parallel(square, [-1, 2], 2, _Collect())
+
+
+def test_worker_pool_stops_every_worker_on_a_failure():
+    """A failure (a SIGTERM to the parent is handled the same way) stops the other workers
+    within the grace time instead of waiting for their jobs."""
+    import time
+
+    from dil_optim.training.reproduce.pool import run_parallel
+    from pool_helpers import fail_or_sleep
+
+    t0 = time.monotonic()
+    with pytest.raises(ValueError, match="bad job"):
+        run_parallel(fail_or_sleep, [-1.0, 60.0], 2, _Collect(), grace_s=2.0)
+    assert time.monotonic() - t0 < 30.0

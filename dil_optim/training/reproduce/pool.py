@@ -24,6 +24,7 @@ from typing import Any
 __all__ = ["Throttled", "run_parallel"]
 
 _QUEUE: Any = None
+_INTERRUPTED = 130  # exit status of a worker stopped by SIGTERM / Ctrl-C
 
 
 class Throttled:
@@ -56,16 +57,22 @@ def _init_worker(queue: Any) -> None:
 
 
 def _call(fn: Callable[[Any, Any], Any], job: Any) -> Any:
-    return fn(job, Throttled(_QUEUE))
+    try:
+        return fn(job, Throttled(_QUEUE))
+    except KeyboardInterrupt:  # SIGTERM from the parent: the job has written its checkpoint; leave
+        os._exit(_INTERRUPTED)
 
 
 def _raise_interrupt(signum: int, frame: Any) -> None:
     raise KeyboardInterrupt(f"signal {signum}")
 
 
-def run_parallel(fn: Callable[[Any, Any], Any], jobs: Sequence[Any], workers: int, progress: Any) -> list[Any]:
+def run_parallel(fn: Callable[[Any, Any], Any], jobs: Sequence[Any], workers: int, progress: Any,
+                 grace_s: float = 60.0) -> list[Any]:
     """``[fn(job, reporter) for job in jobs]``, computed in ``workers`` processes; ``fn`` and the
-    jobs must be picklable (a module-level function, plain data)."""
+    jobs must be picklable (a module-level function, plain data). On a failure, Ctrl-C or
+    SIGTERM the workers get SIGTERM and ``grace_s`` seconds to write their checkpoints and exit;
+    any still running then is killed."""
     ctx = mp.get_context("spawn")
     if threading.current_thread() is threading.main_thread():
         signal.signal(signal.SIGTERM, _raise_interrupt)  # stop the workers too, as Ctrl-C does
@@ -86,8 +93,14 @@ def run_parallel(fn: Callable[[Any, Any], Any], jobs: Sequence[Any], workers: in
                 break
         results = [f.result() for f in futures]
     except BaseException:
-        for p in list(getattr(executor, "_processes", {}).values()):  # do not wait for running jobs
+        procs = list(getattr(executor, "_processes", {}).values())
+        for p in procs:  # SIGTERM: a training job writes its checkpoint at the end of its step, then exits
             p.terminate()
+        deadline = time.monotonic() + grace_s
+        for p in procs:
+            p.join(max(0.0, deadline - time.monotonic()))
+            if p.is_alive():  # not in a training step (or stuck): do not wait for it
+                p.kill()
         executor.shutdown(wait=False, cancel_futures=True)
         raise
     executor.shutdown()
