@@ -16,16 +16,32 @@ from collections.abc import Sequence
 from typing import Any
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
-from ..augment import HYBRID_LEVELS, GaussianBlur, GaussianNoise, HybridDistortion
+from ..augment import (
+    CFA_PATTERNS,
+    HYBRID_LEVELS,
+    TRAIN_RAIN_STYLES,
+    UNSEEN_RAIN_STYLE,
+    CameraNoise,
+    Compose,
+    Downsample,
+    GaussianBlur,
+    GaussianNoise,
+    HybridDistortion,
+    RealESRGANDegradation,
+    rain_style,
+    realesrgan_confounders,
+)
 from ..data import ImageFolder, TestSet, TestSetError, builtin_images
+from ..data.realsets import is_paired, load_paired_set
 from ..metrics import psnr, ssim
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["DEGRADATIONS", "HYBRID_CODES", "Evaluator", "centre_crop", "hybrid_level", "load_test_sets",
-           "split_train_val", "train_images"]
+__all__ = ["DEGRADATIONS", "HYBRID_CODES", "REAL_LEVEL", "Evaluator", "centre_crop", "hybrid_level", "load_test_sets",
+           "realdenoise_level", "derain_level", "realsr_level", "split_train_val", "train_images"]
 
 #: the hybrid levels as the numbers a table's levels are: ``100 * low + high`` of their range of level sums
 HYBRID_CODES: dict[str, int] = {name: 100 * lo + hi for name, (lo, hi) in HYBRID_LEVELS.items()}
@@ -47,10 +63,68 @@ def hybrid_level(code: float) -> HybridDistortion:
     return HybridDistortion(c, name=f"hybrid_sum{c}")
 
 
+#: the level code of a paired real set's own degraded inputs (Tables 4, 5, 7: "real")
+REAL_LEVEL = 0.0
+
+
+def _real(kind: str) -> ValueError:
+    return ValueError(f"level 0 ('real') of {kind} is a real set's own degraded images, not a synthesis")
+
+
+def realdenoise_level(code: float) -> Any:
+    """Table 4 (a): ``1..4`` camera-pipeline noise through the CFA patterns RGGB, BGGR, GRBG, GBRG
+    (the training confounders); ``9`` the stand-in: the same pipeline *without* a colour filter
+    array and with white-balance gains in [0.5, 0.7] (training: [0.75, 1]), named ``isp_nocfa_gains``."""
+    c = int(code)
+    if c == 0:
+        raise _real("realdenoise")
+    if 1 <= c <= 4:
+        return CameraNoise(CFA_PATTERNS[c - 1])
+    if c == 9:
+        return CameraNoise(None, wb_range=(0.5, 0.7), name="isp_nocfa_gains")
+    raise ValueError(f"realdenoise level must be 1-4 (CFA) or 9 (stand-in), got {code}")
+
+
+def derain_level(code: float) -> Any:
+    """Table 4 (b): ``1..3`` the rain-streak styles drizzle, streaks, heavy (the synthetic stand-in
+    of the three training rain datasets); ``9`` the unseen style storm (outside all their ranges)."""
+    c = int(code)
+    if c == 0:
+        raise _real("derain")
+    if 1 <= c <= len(TRAIN_RAIN_STYLES):
+        return rain_style(TRAIN_RAIN_STYLES[c - 1])
+    if c == 9:
+        return rain_style(UNSEEN_RAIN_STYLE)
+    raise ValueError(f"derain level must be 1-3 (styles) or 9 (stand-in), got {code}")
+
+
+def realsr_level(code: float) -> Any:
+    """Tables 5 and 7 (x4): ``1..4`` Real-ESRGAN's first-order confounders (isotropic / anisotropic
+    blur x Gaussian / Poisson noise), ``11..14`` the same split of the second-order model; the
+    stand-ins ``8``: bicubic x4 down-sampling then camera-pipeline noise (``isp_noise_x4``), ``9``:
+    Real-ESRGAN's full second-order model (unseen for D1 training, inside D2's)."""
+    c = int(code)
+    if c == 0:
+        raise _real("realsr")
+    if 1 <= c <= 4:
+        return realesrgan_confounders(1, 4)[c - 1]
+    if 11 <= c <= 14:
+        return realesrgan_confounders(2, 4)[c - 11]
+    if c == 8:
+        return Compose([Downsample(4, "bicubic"), CameraNoise("RGGB")], name="isp_noise_x4")
+    if c == 9:
+        return RealESRGANDegradation(2, 4, name="realesrgan_second_order")
+    raise ValueError(f"realsr level must be 1-4, 11-14 (confounders), 8 or 9 (stand-ins), got {code}")
+
+
 #: distortion families the tables use, by the ``kind`` of a TableSpec: level -> degradation
-DEGRADATIONS = {"awgn": GaussianNoise, "blur": GaussianBlur, "hybrid": hybrid_level}
+DEGRADATIONS = {"awgn": GaussianNoise, "blur": GaussianBlur, "hybrid": hybrid_level,
+                "realdenoise": realdenoise_level, "derain": derain_level, "realsr": realsr_level}
 
 TestSets = list[tuple[str, list[tuple[str, torch.Tensor]], dict[str, Any]]]
+
+#: kinds whose level ``REAL_LEVEL`` means a paired set's own degraded inputs
+_REAL_KINDS = ("realdenoise", "derain", "realsr")
 
 
 def train_images(train_root: str | None) -> list[tuple[str, torch.Tensor]] | ImageFolder:
@@ -98,8 +172,13 @@ def load_test_sets(names: tuple[str, ...], data_root: str | None, images: int | 
     none of ``names`` is found. ``info`` says how many files the set has and whether it is a
     subset (a partial copy on disk, or the first ``images`` of it)."""
     found, absent = [], []
+    paired: dict[str, Any] = {}
     for name in names:
         try:
+            if is_paired(name):
+                paired[name] = load_paired_set(name, data_root, images)
+                found.append(paired[name])
+                continue
             ts = TestSet(name, data_root, allow_subset=True)
         except TestSetError as exc:  # absent, incomplete or failing its checksums: say which
             logger.debug("test set %s skipped: %s", name, exc)
@@ -108,14 +187,39 @@ def load_test_sets(names: tuple[str, ...], data_root: str | None, images: int | 
         found.append(ts)
     if not found:
         found = [TestSet("builtin")]
-    sets = []
+    sets: TestSets = []
     for ts in found:
+        if ts.name in paired:
+            sets.append(_paired_entry(paired[ts.name], crop))
+            continue
         files = list(itertools.islice(ts, images)) if images else list(ts)
         expected = ts.spec.count if ts.spec is not None else len(files)
         info = {"files": len(files), "expected": expected, "crop": crop,
                 "subset": bool(getattr(ts, "is_subset", False)) or len(files) < expected}
         sets.append((ts.name, [(f, centre_crop(img, crop).contiguous()) for f, img in files], info))
     return sets, absent
+
+
+def _paired_entry(ps: Any, crop: int | None) -> tuple[str, list[tuple[str, torch.Tensor]], dict[str, Any]]:
+    """A paired real set as a test-set entry: the clean images (DND: the noisy ones, flagged
+    ``no_ground_truth``) with the degraded inputs in ``info["degraded"]``; a centre crop of
+    ``crop`` clean pixels takes the aligned ``crop // scale`` degraded ones."""
+    s = ps.scale
+    images, degraded = [], {}
+    for file, deg, clean in ps.items:
+        if crop is not None and clean is not None:  # DND's crops stay whole: its benchmark takes 512x512
+            lc = max(1, crop // s)
+            h, w = deg.shape[-2:]
+            top, left = max(0, (h - lc) // 2), max(0, (w - lc) // 2)
+            deg = deg[..., top:top + lc, left:left + lc]
+            if clean is not None:
+                clean = clean[..., s * top:s * (top + deg.shape[-2]), s * left:s * (left + deg.shape[-1])]
+        degraded[file] = deg.contiguous()
+        images.append((file, (deg if clean is None else clean).contiguous()))
+    info = {"files": len(images), "expected": ps.expected, "crop": crop, "subset": ps.subset, "degraded": degraded,
+            "scale": s, "no_ground_truth": any(c is None for _, _, c in ps.items), "where": ps.meta.get("where"),
+            "root": str(ps.root)}
+    return ps.name, images, info
 
 
 def _noise_seed(dataset: str, file: str, level: float) -> int:
@@ -136,10 +240,24 @@ class Evaluator:
             raise ValueError(f"channel must be 'rgb' or 'y', got {channel!r}")
         self.sets, self.levels, self.device = sets, levels, torch.device(device)
         self.kind, self.channel = kind, channel
+        self._info = {name: info for name, _, info in sets}
+        self._deg: dict[tuple[str, float], Any] = {}
 
     def _noisy(self, dataset: str, file: str, clean: torch.Tensor, level: float) -> torch.Tensor:
+        if level == REAL_LEVEL and self.kind in _REAL_KINDS:  # the set's own degraded input
+            return self._info[dataset]["degraded"][file][None]
         g = torch.Generator().manual_seed(_noise_seed(dataset, file, level))
-        return DEGRADATIONS[self.kind](level)(clean[None], generator=g)
+        if (dataset, level) not in self._deg:
+            self._deg[(dataset, level)] = DEGRADATIONS[self.kind](level)
+        return self._deg[(dataset, level)](clean[None], generator=g)
+
+    def scored(self, dataset: str, level: float) -> bool:
+        """Whether ``(dataset, level)`` is scored: a set with ground truth, and the real level
+        only on a paired set (its own degraded inputs)."""
+        info = self._info.get(dataset, {})
+        if info.get("no_ground_truth"):
+            return False
+        return not (level == REAL_LEVEL and self.kind in _REAL_KINDS and "degraded" not in info)
 
     def degraded(self, dataset: str, file: str, clean: torch.Tensor, level: float) -> torch.Tensor:
         """The ``(1, C, H, W)`` degraded input this evaluator scores for ``(dataset, file, level)``."""
@@ -156,11 +274,16 @@ class Evaluator:
         try:
             for dataset, images, _ in self.sets:
                 for level in self.levels:
+                    if not self.scored(dataset, level):
+                        continue
                     ps, ss = [], []
                     for file, clean in images:
                         noisy = self._noisy(dataset, file, clean, level).to(self.device)
                         out = noisy if model is None else model(noisy).clamp_(0, 1)
                         target = clean[None].to(self.device)
+                        if out.shape[-2:] != target.shape[-2:]:  # SR input itself: bicubic up to the target size
+                            out = F.interpolate(out, size=target.shape[-2:], mode="bicubic",
+                                                align_corners=False).clamp_(0, 1)
                         y = self.channel == "y"
                         ps.append(float(psnr(out, target, y_channel=y)[0]))
                         ss.append(float(ssim(out, target, y_channel=y)[0]))

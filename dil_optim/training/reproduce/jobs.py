@@ -19,13 +19,14 @@ from typing import Any
 import torch
 from torch import nn
 
-from ...augment import ConfounderSet
+from ...augment import ConfounderSet, PairedFolder
 from ...core.wrapper import DILWrapper
 from ...data import PatchSampler
 from ...models import build_model
 from .. import fast
 from ..evaluation import DEGRADATIONS, Evaluator, load_test_sets, split_train_val, train_images
 from ..launch import ShardedSource
+from ..losses import build_loss
 from ..train import ConfounderBatchSource, batch_mode, ge_per_step, train
 from . import report
 from .spec import METHODS, Profile, TableSpec, method_variant
@@ -206,6 +207,38 @@ def trained_model(job: Job) -> nn.Module:
     return model.eval()
 
 
+def dataset_confounders(job: Job) -> list[PairedFolder] | None:
+    """The training levels as folders of pairs under ``--train-root`` (``spec.train_datasets``),
+    when every one of them is there; else None (the levels' synthesis is used)."""
+    names = job.spec.train_datasets
+    if not names or job.train_root is None or any(v not in names for v in job.confounder_levels):
+        return None
+    roots = [Path(job.train_root) / names[v] for v in job.confounder_levels]
+    if not all((r / "input").is_dir() and (r / "target").is_dir() for r in roots):
+        return None
+    return [PairedFolder(r, name=r.name) for r in roots]
+
+
+def write_dnd(job: Job, model: nn.Module, sets: Any) -> Path | None:
+    """Denoise the DND crops the run loaded and write them in the layout of DND's online
+    benchmark (``<job folder>/dnd_submission/NNNN.mat``, :func:`~dil_optim.data.realsets.write_dnd_submission`)."""
+    from ...data.realsets import write_dnd_submission
+
+    entry = next(((imgs, info) for name, imgs, info in sets if name == "DND" and info.get("no_ground_truth")), None)
+    if entry is None:
+        return None
+    imgs, info = entry
+    device = torch.device(job.device)
+    was = model.training
+    model.eval()
+    out: dict[tuple[int, int], torch.Tensor] = {}
+    with torch.no_grad():
+        for (_file, noisy), where in zip(imgs, info["where"]):
+            out[tuple(where)] = model(noisy[None].to(device)).clamp(0, 1)[0].cpu()
+    model.train(was)
+    return write_dnd_submission(job.folder / "dnd_submission", out)
+
+
 def build_job(job: Job) -> tuple[DILWrapper, Any, Any]:
     """Model (same initial weights for every method of a seed and backbone), optimizers, batches,
     scheduler. ``erm_bf`` builds the backbone with ``bias=False``."""
@@ -217,7 +250,7 @@ def build_job(job: Job) -> tuple[DILWrapper, Any, Any]:
     net: nn.Module = model
     if job.world > 1:  # gradients averaged at every (inner) step: one process with the global batch
         net = nn.parallel.DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None)
-    dil = DILWrapper(net, opt, nn.L1Loss(), variant, inner_lr=job.run_lr, ddp_mode="sync",
+    dil = DILWrapper(net, opt, build_loss(job.spec.loss), variant, inner_lr=job.run_lr, ddp_mode="sync",
                      autocast_dtype=fast.autocast_dtype(p.fast),
                      generator=torch.Generator().manual_seed(1000 + job.seed))
     train_part, _ = _split(job)
@@ -225,7 +258,11 @@ def build_job(job: Job) -> tuple[DILWrapper, Any, Any]:
                            generator=torch.Generator().manual_seed(2000 + job.seed), device=device)
     content = job.content if variant in ("sf", "pf", "ss", "ps") else "shared"
     family: Any = DEGRADATIONS[job.spec.kind]  # level -> degradation
-    cs = ConfounderSet([family(v) for v in job.confounder_levels], content=content)
+    folders = dataset_confounders(job)
+    if folders is not None:  # whole datasets as confounders: their own clean images (independent content)
+        cs = ConfounderSet(folders, content="independent")
+    else:
+        cs = ConfounderSet([family(v) for v in job.confounder_levels], content=content)
     source: Any = ConfounderBatchSource(sampler, cs, batch_mode(variant),
                                         generator=torch.Generator().manual_seed(3000 + job.seed))
     if job.world > 1:
@@ -315,6 +352,7 @@ def run_job(job: Job, progress: Any = None) -> dict[str, Any]:
         raise KeyboardInterrupt(f"{name} seed {job.seed} stopped at step {res.step} of {steps}; checkpoint {ckpt}")
     if not lead:
         return {"method": job.label, "seed": job.seed, "rank": job.rank, "steps": steps}
+    dnd = write_dnd(job, dil.module, sets) if sets else None
     final = next(e for e in history.evals if e["step"] == steps)
     record = {
         "method": job.label, "tag": name, "variant": method_variant(job.method), "key": job.method, "content": job.content,
@@ -325,6 +363,7 @@ def run_job(job: Job, progress: Any = None) -> dict[str, Any]:
         "final_loss": res.losses[-1] if res.losses else None, "history": history.evals, "final": final["rows"],
         "val_final": final.get("val", []), "val_seen_psnr": seen_val_psnr(final, job.seen_levels) if val else None,
         "convergence": undertrained(history.evals, steps, job.seen_levels), "backbone": job.backbone,
+        "dnd_submission": str(dnd) if dnd else None,
     }
     report.write_json(record_path, record)
     send(("done", name, job.seed, steps, record))

@@ -1,4 +1,4 @@
-"""The DIL paper's Tables 1, 2, 3 and 6 (CVPR 2023), transcribed from the paper's text.
+"""The DIL paper's Tables 1-7 (CVPR 2023), transcribed from the paper's text.
 
 All four have one shape: ``TABLEn[(dataset, level)][method] = (psnr, ssim, gain)``, PSNR in
 dB, ``gain`` the gain over ERM in dB exactly as the paper prints it (None for ERM and where
@@ -17,6 +17,10 @@ paper's text.
 - Table 6: backbones, trained as Table 1, tested at the unseen sigma 30; RGB; methods keyed
   ``"<backbone>/<method>"``; no gains printed. Its RRDB rows are Table 1's ERM and DIL_sf
   (DIL_sf on CBSD68 printed 30.28 here, 30.29 in Table 1).
+- Tables 4, 5, 7 (cross distortion types): real sets, keyed ``(dataset, 0.0)`` (0.0: the set's own
+  degraded inputs); Y channel; DND's numbers are from its online benchmark. Table 5's
+  Real-ESRNet and BSRNet rows (other networks) are :data:`TABLE5_REFERENCES`. Table 7's rows are
+  keyed ``"D1/ERM"`` .. ``"D2/DIL"``; its D1 rows are Table 5's ERM and DIL_sf.
 """
 
 from __future__ import annotations
@@ -25,7 +29,7 @@ from typing import Optional
 
 __all__ = ["TABLE1", "TABLE1_METHODS", "TABLE1_DATASETS", "TABLE1_SIGMAS", "TABLE2", "TABLE2_DATASETS",
            "TABLE2_SIGMAS", "TABLE3", "TABLE3_DATASETS", "TABLE3_LEVELS", "TABLE6", "TABLE6_DATASETS",
-           "TABLE6_METHODS"]
+           "TABLE6_METHODS", "TABLE4", "TABLE5", "TABLE5_REFERENCES", "TABLE7"]
 
 TABLE1_METHODS: tuple[str, ...] = ("ERM", "DIL_sf", "DIL_pf", "DIL_ss", "DIL_ps")
 TABLE1_DATASETS: tuple[str, ...] = ("CBSD68", "Kodak24", "McMaster", "Urban100", "Manga109")
@@ -194,3 +198,39 @@ _T6 = {  # method -> per dataset (PSNR, SSIM) at the unseen sigma 30
 #: (dataset, 30) -> "<backbone>/<ERM|DIL>" -> (PSNR, SSIM, None); RGB
 TABLE6: dict[tuple[str, int], dict[str, tuple[float, float, Optional[float]]]] = {
     (d, 30): {m: (*_T6[m][i], None) for m in TABLE6_METHODS} for i, d in enumerate(TABLE6_DATASETS)}
+
+# ---------------------------------------------------------------- Tables 4, 5 and 7 (cross distortion types)
+# keyed (dataset, 0.0): 0.0 is the level code of a real set's own degraded inputs (evaluation.REAL_LEVEL)
+# dataset -> ERM, DIL_sf, DIL_ps as (PSNR, SSIM, gain as printed); Y channel (DND: its online benchmark)
+_T4: dict[str, list[tuple[float, float, Optional[float]]]] = {
+    "SIDD": [(38.90, 0.9379, None), (39.96, 0.9410, 1.06), (39.92, 0.9385, 1.02)],
+    "DND": [(38.67, 0.9549, None), (39.16, 0.9531, 0.49), (39.03, 0.9553, 0.36)],
+    "Rain100L": [(27.61, 0.8577, None), (28.15, 0.8679, 0.54), (28.37, 0.8739, 0.76)],
+    "Rain12": [(31.44, 0.8947, None), (32.43, 0.9163, 0.99), (33.07, 0.9266, 1.63)],
+    "Rain800": [(23.36, 0.8199, None), (23.41, 0.8261, 0.05), (23.52, 0.8281, 0.16)],
+}
+#: Table 4: (dataset, 0.0) -> {"ERM", "DIL_sf", "DIL_ps"} -> (PSNR, SSIM, gain); real denoising and deraining
+TABLE4: dict[tuple[str, float], dict[str, tuple[float, float, Optional[float]]]] = {
+    (d, 0.0): dict(zip(("ERM", "DIL_sf", "DIL_ps"), rows)) for d, rows in _T4.items()}
+_T5: dict[str, list[tuple[float, float, Optional[float]]]] = {  # method -> (RealSR V3, DRealSR), Y channel
+    "ERM": [(27.65, 0.8098, None), (29.73, 0.8628, None)],
+    "DIL_sf": [(27.94, 0.8098, 0.29), (29.99, 0.8648, 0.26)],
+    "DIL_ps": [(28.12, 0.8067, 0.47), (30.58, 0.8712, 0.85)],
+}
+#: Table 5: (dataset, 0.0) -> {"ERM", "DIL_sf", "DIL_ps"} -> (PSNR, SSIM, gain); x4 real-world SR, Y channel
+TABLE5: dict[tuple[str, float], dict[str, tuple[float, float, Optional[float]]]] = {
+    (d, 0.0): {m: _T5[m][i] for m in _T5} for i, d in enumerate(("RealSRV3", "DRealSR"))}
+#: Table 5's rows of other networks (trained by their authors on their own data): the paper's numbers only
+TABLE5_REFERENCES: dict[str, dict[str, tuple[float, float]]] = {
+    "Real-ESRNet": {"RealSRV3": (26.19, 0.7989), "DRealSR": (28.22, 0.8470)},
+    "BSRNet": {"RealSRV3": (27.46, 0.8082), "DRealSR": (29.45, 0.8579)},
+}
+_T7 = {  # "<D1|D2>/<ERM|DIL>" -> (RealSR V3, DRealSR); D1 rows repeat Table 5's ERM and DIL_sf
+    "D1/ERM": [(27.65, 0.8098), (29.73, 0.8628)],
+    "D1/DIL": [(27.94, 0.8098), (29.99, 0.8648)],
+    "D2/ERM": [(27.39, 0.8077), (29.41, 0.8591)],
+    "D2/DIL": [(27.65, 0.8027), (29.85, 0.8677)],
+}
+#: Table 7: (dataset, 0.0) -> "<D1|D2>/<ERM|DIL>" -> (PSNR, SSIM, None); first- vs second-order training distortions
+TABLE7: dict[tuple[str, float], dict[str, tuple[float, float, Optional[float]]]] = {
+    (d, 0.0): {m: (*_T7[m][i], None) for m in _T7} for i, d in enumerate(("RealSRV3", "DRealSR"))}

@@ -240,7 +240,8 @@ def write_table(path: Path, spec: Any, profile: Any, jobs: list[Any], records: l
     L += [f"- Command: `{_command(argv)}`",
           f"- Backbone {model}, {profile.patch_size}x{profile.patch_size} "
           f"patches, batch {profile.batch_size}, Adam lr {profile.lr:g} x{profile.gamma:g} at "
-          f"{', '.join(f'{f:.0%}' for f in profile.milestones)} of each method's steps, L1 loss.",
+          f"{', '.join(f'{f:.0%}' for f in profile.milestones)} of each method's steps, "
+          + ("Charbonnier loss (eps 1e-3)." if getattr(spec, "loss", "l1") == "charbonnier" else "L1 loss."),
           f"- Training confounders: {spec.kind} {key} in {{{', '.join(lab(v) for v in train_levels)}}}; "
           f"training images: {jobs[0].train_root or 'built-in (scikit-image)'}.",
           (f"- Equal compute: every method gets {profile.budget_ge} gradient evaluations (ge: forward + backward of "
@@ -263,10 +264,20 @@ def write_table(path: Path, spec: Any, profile: Any, jobs: list[Any], records: l
     inp = "Noisy input" if spec.kind == "awgn" else "Degraded input"
     head = ["Dataset", key, inp] + [c for m in methods for c in (f"{m} (ours)", f"{spec.paper_label(m)} (paper)")]
     L += ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
-    for dataset, _, _ in sets:
+    for dataset, _, info in sets:
+        if info.get("no_ground_truth"):  # DND: scored by its online benchmark, not here
+            subs = sorted({r["dnd_submission"] for r in records if r.get("dnd_submission")})
+            row = [dataset, "real", "no public ground truth"]
+            for m in methods:
+                row += [f"online benchmark: submit `{m}`'s `dnd_submission/` (https://noise.visinf.tu-darmstadt.de/)"
+                        if subs else "–", _paper_cell(spec.paper.get((dataset, 0.0), {}).get(spec.paper_label(m)))]
+            L.append("| " + " | ".join(row) + " |")
+            continue
         for v in levels:
             sel = lambda m: [r for r in results if r["method"] == m and r["dataset"] == dataset and r[key] == v]  # noqa: E731
             noisy = [r for r in inputs if r["dataset"] == dataset and r[key] == v]
+            if not noisy:  # a level this set is not scored at (a real level on a set without its own inputs)
+                continue
             row = [dataset, f"{lab(v)} ({'seen' if v in seen else 'unseen'})", _cell(noisy, None)]
             for m in methods:
                 erm = sel(erm_label(m)) if erm_label(m) in methods and m != erm_label(m) else None
@@ -320,16 +331,20 @@ def write_figure(path: Path, spec: Any, jobs: list[Any], results: list[dict[str,
         if unseen:
             ax.axvspan(min(xs[v] for v in unseen) - pad, max(xs[v] for v in unseen) + pad, color="tab:red",
                        alpha=0.08, label="unseen levels")
-        noisy = [_mean([r["psnr"] for r in inputs if r["dataset"] == dataset and r[key] == v]) for v in levels]
-        ax.plot([xs[v] for v in levels], noisy, ":", color="grey",
+        # the levels this set is scored at (a paired real set's own inputs only exist on it; DND: none)
+        lv = [v for v in levels if any(r["dataset"] == dataset and r[key] == v for r in inputs)]
+        noisy = [_mean([r["psnr"] for r in inputs if r["dataset"] == dataset and r[key] == v]) for v in lv]
+        ax.plot([xs[v] for v in lv], noisy, ":", color="grey",
                 label="noisy input" if spec.kind == "awgn" else "degraded input")
         for m in methods:
             per = [[r["psnr"] for r in results if r["method"] == m and r["dataset"] == dataset and r[key] == v]
-                   for v in levels]
+                   for v in lv]
+            if not all(per):
+                continue
             mean = [_mean(p) for p in per]
             err = [[mu - min(p) for mu, p in zip(mean, per)], [max(p) - mu for mu, p in zip(mean, per)]]
             is_erm = m == erm_label(m)
-            ax.errorbar([xs[v] for v in levels], mean, yerr=err, marker="o", ms=3, capsize=2,
+            ax.errorbar([xs[v] for v in lv], mean, yerr=err, marker="o", ms=3, capsize=2,
                         lw=2.0 if is_erm else 1.2, ls="--" if is_erm else "-", label=m)
         if spec.level_names:
             ax.set_xticks([xs[v] for v in levels], [spec.level_label(v) for v in levels])
@@ -375,7 +390,8 @@ def write_all(out: Path, spec: Any, profile: Any, jobs: list[Any], records: list
         "levels": list(jobs[0].levels), "train_levels": list(jobs[0].train_levels),
         "seen_levels": list(jobs[0].seen_levels), "channel": spec.channel,
         "level_names": {f"{v:g}": n for v, n in spec.level_names.items()},
-        "test_sets": [{"name": n, **info} for n, _, info in sets], "absent_test_sets": absent,
+        "test_sets": [{"name": n, **{k: v for k, v in info.items() if k != "degraded"}} for n, _, info in sets],
+        "absent_test_sets": absent,
         "versions": versions(device), "wall_time_s": total_s,
         "compute": profile.compute,
         "runs": [{k: v for k, v in r.items() if k not in ("history", "final")} for r in records],

@@ -180,7 +180,8 @@ def expand_backbones(jobs: list[Job], backbones: list[Backbone]) -> list[Job]:
             p = j.profile
             model = b.model_for(p.name, p.model)
             out.append(replace(j, backbone=b.label, profile=replace(
-                p, model=model, model_overrides=p.model_overrides if model == p.model else ())))
+                p, model=model, model_overrides=p.model_overrides if model == p.model else ()),
+                train_levels=tuple(float(v) for v in b.train_levels) or j.train_levels))
     return out if backbones else jobs
 
 

@@ -85,6 +85,9 @@ class Backbone:
 
     label: str  # "RRDB": prefixes the method labels ("RRDB/ERM") and names the jobs' folders
     models: Mapping[str, str] = field(default_factory=dict)  # profile name -> model name
+    #: training levels of this "backbone" (Table 7 compares two *training distributions*, D1 and D2,
+    #: on one network: a Backbone with the same model and its own confounders); empty: the table's
+    train_levels: tuple[float, ...] = ()
 
     def model_for(self, profile: str, default: str) -> str:
         return self.models.get(profile, default)
@@ -111,6 +114,8 @@ class TableSpec:
     backbones: several backbones trained by one command (Table 6); empty: the profile's model.
     figure_xlabel: the figure's x-axis label (default ``"noise <level_key>"``).
     notes: lines the table's notes end with (e.g. which variant the paper's "DIL" sits beside).
+    loss: the training loss, ``"l1"`` or ``"charbonnier"`` (``sqrt(d^2 + eps^2)``, eps 1e-3).
+    train_datasets: training levels given as folders of pairs under ``--train-root`` (see the field).
     """
 
     name: str  # file stem of the table, e.g. "table1"
@@ -131,10 +136,17 @@ class TableSpec:
     backbones: tuple[Backbone, ...] = ()
     figure_xlabel: str = ""
     notes: tuple[str, ...] = ()
+    loss: str = "l1"  # "l1" or "charbonnier" (eps 1e-3; Table 4's deraining)
+    #: level -> folder under --train-root holding that confounder as (degraded, clean) pairs
+    #: (``input/`` + ``target/``, see :class:`~dil_optim.augment.PairedFolder`): used instead of
+    #: the level's synthesis when every training level's folder is there (Table 4's rain datasets)
+    train_datasets: Mapping[float, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if self.channel not in ("rgb", "y"):
             raise ValueError(f"channel must be 'rgb' or 'y', got {self.channel!r}")
+        if self.loss not in ("l1", "charbonnier"):
+            raise ValueError(f"loss must be 'l1' or 'charbonnier', got {self.loss!r}")
 
     def level_label(self, level: float) -> str:
         """How the table prints a level: its name, else ``f"{level:g}"``."""
