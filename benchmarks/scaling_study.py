@@ -45,7 +45,7 @@ from typing import Any
 
 import torch
 
-from dil_optim.training.reproduce import report
+from dil_optim.training.reproduce import live, report
 from dil_optim.training.reproduce.jobs import Job
 from dil_optim.training.reproduce.runner import run_jobs
 from dil_optim.training.reproduce.spec import Profile, TableSpec
@@ -258,7 +258,7 @@ def main(argv: list[str] | None = None) -> None:
     def run(jobs: list[Job]) -> None:
         if not jobs:
             return
-        progress = report.Progress(jobs, "sigma", out / "log.txt")
+        progress = live.Progress(jobs, "sigma", out / "log.txt")
         for job, rec in zip(jobs, run_jobs(jobs, workers, progress)):
             records[(Path(job.out).name, rec["method"], rec["seed"])] = rec
         write_outputs(out, cells, records, chosen, args, time.perf_counter() - t0)

@@ -25,7 +25,7 @@ import torch
 from ..evaluation import Evaluator
 from ..fast import FAST_OPTIONS, check_fast_options
 from ..launch import init_distributed
-from . import pictures, pool, report
+from . import live, pictures, pool, report
 from .jobs import Job, run_job, test_sets
 from .spec import METHODS, PROFILES, Backbone, Profile, TableSpec
 
@@ -240,7 +240,7 @@ def main(spec: TableSpec, argv: list[str] | None = None, prog: str | None = None
         sets, absent = test_sets(spec.datasets, args.data_root, profile.eval_images, profile.eval_crop)
         report.announce_sets(sets, absent, spec.datasets)
     t0 = time.perf_counter()
-    progress = report.Progress(jobs, spec.level_key, out / "log.txt") if rank == 0 else None
+    progress = live.Progress(jobs, spec.level_key, out / "log.txt") if rank == 0 else None
     records = run_jobs(jobs, profile.workers, progress)
     total = time.perf_counter() - t0
     if world > 1:
