@@ -227,7 +227,7 @@ def test_table1_keeps_its_defaults() -> None:
 
 
 def test_tables_are_listed_with_their_settings() -> None:
-    assert list(TABLES) == ["table1", "table2", "table3", "table6"]
+    assert list(TABLES) == ["table1", "table2", "table3", "table4a", "table4b", "table5", "table6", "table7"]
     assert TABLE2_SPEC.train_levels == (1.0, 2.0, 3.0, 4.0) and TABLE2_SPEC.kind == "blur"
     assert set(TABLE2_SPEC.eval_levels) == {4.0, *TABLE2_SIGMAS}
     assert TABLE2_SPEC.datasets == TABLE2_DATASETS and TABLE3_SPEC.datasets == TABLE3_DATASETS

@@ -214,8 +214,8 @@ def write_table(path: Path, spec: Any, profile: Any, jobs: list[Any], records: l
         for v in levels:
             sel = lambda m: [r for r in results if r["method"] == m and r["dataset"] == dataset and r[key] == v]  # noqa: E731
             noisy = [r for r in inputs if r["dataset"] == dataset and r[key] == v]
-            if not noisy:  # a level this set is not scored at (a real level on a set without its own inputs)
-                continue
+            if not noisy and not any(r["dataset"] == dataset and r[key] == v for r in results):
+                continue  # a level this set is not scored at (a real level on a set without its own inputs)
             row = [dataset, f"{lab(v)} ({'seen' if v in seen else 'unseen'})", _cell(noisy, None)]
             for m in methods:
                 erm = sel(erm_label(m)) if erm_label(m) in methods and m != erm_label(m) else None
