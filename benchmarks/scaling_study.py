@@ -105,9 +105,11 @@ def _val_psnr(entry: dict[str, Any], levels: tuple[float, ...]) -> float:
     return _mean([r["psnr"] for r in entry["val"] if r["level"] in levels])
 
 
-def _curves(rec: dict[str, Any]) -> list[dict[str, Any]]:
-    """Per evaluation along a run: ge, seen-level and per-unseen-level validation PSNR."""
-    return [{"ge": e["ge"], "seen": _val_psnr(e, SPEC.train_levels),
+def _curves(rec: dict[str, Any], grid: float) -> list[dict[str, Any]]:
+    """Per evaluation along a run: ge (the exact count, and rounded to the cell's evaluation grid
+    of ``grid`` ge, where a DIL step of 4 or 5 ge lands beside ERM's), seen-level and
+    per-unseen-level validation PSNR."""
+    return [{"ge": int(round(e["ge"] / grid) * grid), "ge_exact": e["ge"], "seen": _val_psnr(e, SPEC.train_levels),
              **{f"s{v:g}": _val_psnr(e, (v,)) for v in UNSEEN}} for e in rec["history"] if e.get("val")]
 
 
@@ -120,7 +122,7 @@ def summarise(cells: list[Cell], records: dict[tuple[str, str, int], dict[str, A
         if not recs:
             continue
         params = {k[1]: v["params"] for k, v in recs.items()}
-        curves = {k: {c["ge"]: c for c in _curves(v)} for k, v in recs.items()}
+        curves = {k: {c["ge"]: c for c in _curves(v, cell.budget_ge / cell.evals)} for k, v in recs.items()}
         ges = sorted({ge for c in curves.values() for ge in c})
         for ge in ges:
             row: dict[str, Any] = {"cell": cell.name, "arch": cell.arch, "params": params.get("ERM"), "ge": ge,
@@ -166,18 +168,25 @@ def _table(path: Path, rows: list[dict[str, Any]], chosen: str | None, args: arg
          f" centre {args.val_crop}x{args.val_crop}; seen sigma 10, 20; unseen 30, 40, 50. Constant Adam lr {args.lr:g}"
          " (outer = inner/virtual), L1, 32x32 patches, batch 8; ge = one forward + backward of a batch.",
          "- Cells: PSNR (dB) at sigma 50 on the validation split, mean over seeds (± half the range); "
-         "seen = mean PSNR at sigma 10 and 20. failure = ERM_oracle - ERM at sigma 50.",
+         "seen = mean PSNR at sigma 10 and 20. failure = ERM_oracle - ERM at sigma 50. Rows: the full budget and "
+         "its halvings (every evaluation is in scaling.json); a DIL step's 4-5 ge put its evaluations within a few "
+         "ge of the row's count.",
          f"- DIL variants ran at the cell with the largest failure at its full budget: {chosen or 'not yet chosen'}.",
          "", "| cell | params | ge | ERM seen | " + " | ".join(f"{m} s50" for m in methods)
-         + " | failure | DIL_sf - ERM | DIL_ps - ERM | ERM_bf - ERM |", "|" + "---|" * (5 + len(methods) + 3)]
+         + " | failure | DIL_sf - ERM | DIL_sf-ind - ERM | DIL_ps - ERM | ERM_bf - ERM |",
+         "|" + "---|" * (5 + len(methods) + 4)]
     for r in rows:
+        budget = max(x["ge"] for x in rows if x["cell"] == r["cell"])
+        if budget % r["ge"] or (budget // r["ge"]) & (budget // r["ge"] - 1):  # lengths budget / 2^k only
+            continue
         ms = r["methods"]
         cells = [_fmt(ms[m], f"s{PROBE:g}") if m in ms else "–" for m in methods]
         g = r.get("gain_s50", {})
         gain = lambda m: f"{g[m]['mean']:+.2f}" if m in g and g[m]["per_seed"] else "–"  # noqa: E731
         L.append(f"| {r['cell']} | {(r['params'] or 0) / 1e3:.0f}K | {r['ge']} | "
                  + (_fmt(ms["ERM"], "seen") if "ERM" in ms else "–") + " | " + " | ".join(cells)
-                 + f" | {gain('ERM_oracle')} | {gain('DIL_sf')} | {gain('DIL_ps')} | {gain('ERM_bf')} |")
+                 + f" | {gain('ERM_oracle')} | {gain('DIL_sf')} | {gain('DIL_sf-ind')} | {gain('DIL_ps')} "
+                 f"| {gain('ERM_bf')} |")
     path.write_text("\n".join(L) + "\n")
 
 
@@ -239,6 +248,8 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--device", default="auto")
     ap.add_argument("--cells", nargs="+", default=None, help="only these cells (default all of the profile)")
     ap.add_argument("--budget-ge", type=int, default=None, help="smoke runs: every cell's budget (2 evaluations)")
+    ap.add_argument("--report-only", action="store_true",
+                    help="write scaling.json/.md/.png from the records in --out, run nothing")
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     device = "cuda" if args.device == "auto" and torch.cuda.is_available() else (
@@ -279,6 +290,14 @@ def main(argv: list[str] | None = None) -> None:
                                  if r["level"] == PROBE])
         return probe("ERM_oracle") - probe("ERM")
 
+    if args.report_only:
+        for path in sorted(out.glob("*/seed*/*/record.json")):
+            rec = json.loads(path.read_text())
+            if path.parts[-4] in cellmap:
+                records[(path.parts[-4], rec["method"], rec["seed"])] = rec
+        write_outputs(out, cells, records, chosen, args, sum(r["wall_time_s"] for r in records.values()))
+        print(f"scaling: {out / 'scaling.md'} from {len(records)} runs")
+        return
     if 1 in args.phases:
         run([_job(c, m, 0, args, device) for c in small for m in baselines])
     if chosen is None:

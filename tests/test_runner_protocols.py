@@ -145,7 +145,10 @@ def test_scaling_study_smoke(train_root: Path, tmp_path: Path):
     methods = {r["method"] for r in data["runs"]}
     assert methods == {"ERM", "ERM_bf", "ERM_oracle", "DIL_sf", "DIL_sf-ind", "DIL_ps"}
     last = next(r for r in data["rows"] if r["ge"] == 10)
-    assert set(last["methods"]) == {"ERM", "ERM_bf", "ERM_oracle", "DIL_ps"}  # DIL_sf: 4 ge a step, 8 at the end
+    # DIL_sf takes 4 ge a step and ends at 8 ge: its evaluations are put on the cell's grid of 5 ge
+    assert set(last["methods"]) == {"ERM", "ERM_bf", "ERM_oracle", "DIL_ps", "DIL_sf", "DIL_sf-ind"}
+    assert mod.main(["--out", str(out), "--cells", "dncnn-S", "--budget-ge", "10", "--val-images", "1",
+                     "--val-crop", "16", "--report-only"]) is None
     assert last["failure_s50"] == pytest.approx(last["gain_s50"]["ERM_oracle"]["mean"])
     assert (out / "fig_scaling.png").stat().st_size > 1000 and "| dncnn-S |" in (out / "scaling.md").read_text()
 
