@@ -17,8 +17,15 @@ if TYPE_CHECKING:
     from .models import build_model
 
 __all__ = [
-    "DILWrapper", "DILOptimizer", "StepStats", "VARIANTS", "ConfounderSet", "GaussianNoise",
-    "paper_confounders", "build_model", "__version__",
+    "DILWrapper",
+    "DILOptimizer",
+    "StepStats",
+    "VARIANTS",
+    "ConfounderSet",
+    "GaussianNoise",
+    "paper_confounders",
+    "build_model",
+    "__version__",
 ]
 
 __version__ = "0.1.0"

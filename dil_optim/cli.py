@@ -1,9 +1,9 @@
 """``dil-optim``: train from a TOML configuration, evaluate a checkpoint, reproduce a table.
 
-    dil-optim train --config run.toml [--resume]
-    torchrun --nproc-per-node 4 -m dil_optim.cli train --config run.toml
-    dil-optim eval --checkpoint runs/x/checkpoint.pt --set CBSD68 --sigma 50 [--data-root DIR]
-    dil-optim reproduce table1 --profile quick [table options...]
+dil-optim train --config run.toml [--resume]
+torchrun --nproc-per-node 4 -m dil_optim.cli train --config run.toml
+dil-optim eval --checkpoint runs/x/checkpoint.pt --set CBSD68 --sigma 50 [--data-root DIR]
+dil-optim reproduce table1 --profile quick [table options...]
 """
 
 from __future__ import annotations
@@ -33,12 +33,14 @@ def _device(name: str, local_rank: int | None) -> torch.device:
     if device.type == "cuda" and local_rank is not None:
         device = torch.device("cuda", local_rank)
     if device.type == "cuda" and not torch.cuda.is_available():
-        raise UsageError(f"device {name!r} requested but CUDA is not available; use device \"cpu\" or \"auto\"")
+        raise UsageError(f'device {name!r} requested but CUDA is not available; use device "cpu" or "auto"')
     if device.type == "cuda" and device.index is not None and device.index >= torch.cuda.device_count():
-        raise UsageError(f"device {name!r}: this machine has {torch.cuda.device_count()} CUDA device(s); "
-                         "use cuda:0 .. cuda:N-1 or \"auto\"")
+        raise UsageError(
+            f"device {name!r}: this machine has {torch.cuda.device_count()} CUDA device(s); "
+            'use cuda:0 .. cuda:N-1 or "auto"'
+        )
     if device.type == "mps" and not torch.backends.mps.is_available():
-        raise UsageError(f"device {name!r} requested but MPS is not available; use device \"cpu\" or \"auto\"")
+        raise UsageError(f'device {name!r} requested but MPS is not available; use device "cpu" or "auto"')
     return device
 
 
@@ -87,8 +89,10 @@ def cmd_train(args: argparse.Namespace) -> int:
     except (ConfigError, FileNotFoundError) as exc:
         raise UsageError(str(exc)) from None
     if cfg.task in ("realsr", "realsr2") and cfg.model.overrides.get("scale", 1) != 4:
-        raise UsageError(f"task {cfg.task!r} maps x4 low-resolution inputs to high-resolution targets; "
-                         "set [model] overrides = { scale = 4 }")
+        raise UsageError(
+            f"task {cfg.task!r} maps x4 low-resolution inputs to high-resolution targets; "
+            "set [model] overrides = { scale = 4 }"
+        )
     t, d = cfg.train, cfg.dil
     _device(t.device, None)  # a bad or absent device is found before torch.distributed starts
     world = int(os.environ.get("WORLD_SIZE", "1"))
@@ -105,16 +109,22 @@ def cmd_train(args: argparse.Namespace) -> int:
             raise UsageError(f"cannot resume: {exc}") from None
         old = previous.get("extra", {}).get("config")
         if not isinstance(old, dict):
-            raise UsageError(f"cannot resume: {ckpt} carries no run configuration (not written by dil-optim "
-                             "train); use --overwrite to start a new run there")
+            raise UsageError(
+                f"cannot resume: {ckpt} carries no run configuration (not written by dil-optim "
+                "train); use --overwrite to start a new run there"
+            )
         unsafe, safe = preflight.config_changes(old, cfg.to_dict())
         if unsafe:
-            raise UsageError(f"cannot resume {ckpt}: the configuration changed in {', '.join(unsafe)} "
-                             f"({preflight.describe_changes(unsafe)}); restore those values, or --overwrite to "
-                             f"start over (safe to change: {', '.join(preflight.SAFE_ON_RESUME)})")
+            raise UsageError(
+                f"cannot resume {ckpt}: the configuration changed in {', '.join(unsafe)} "
+                f"({preflight.describe_changes(unsafe)}); restore those values, or --overwrite to "
+                f"start over (safe to change: {', '.join(preflight.SAFE_ON_RESUME)})"
+            )
         if int(previous["step"]) > t.steps:
-            raise UsageError(f"cannot resume: {ckpt} is at step {previous['step']}, past train.steps = {t.steps}; "
-                             f"set train.steps >= {previous['step']}")
+            raise UsageError(
+                f"cannot resume: {ckpt} is at step {previous['step']}, past train.steps = {t.steps}; "
+                f"set train.steps >= {previous['step']}"
+            )
         if safe:
             logger.info("resuming with changed %s", preflight.describe_changes(safe))
             pending = [{"step": int(previous["step"]), "key": k, "old": a, "new": b} for k, (a, b) in safe.items()]
@@ -148,41 +158,71 @@ def cmd_train(args: argparse.Namespace) -> int:
     scheduler = torch.optim.lr_scheduler.MultiStepLR(optimizer, milestones=t.milestones, gamma=t.gamma)
     precision = {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}[t.precision]
     if precision == torch.float16 and device.type != "cuda":
-        raise UsageError(f"train.precision = \"fp16\" needs a CUDA device, this run is on {device}; use \"bf16\" "
-                         "or \"fp32\"")
+        raise UsageError(f'train.precision = "fp16" needs a CUDA device, this run is on {device}; use "bf16" or "fp32"')
     scaler = torch.amp.GradScaler(device.type) if precision == torch.float16 else None
     try:
-        dil = DILWrapper(net, optimizer, torch.nn.L1Loss(), d.variant, inner_lr=d.inner_lr,
-                         inner_steps=d.inner_steps, backend=d.backend, virtual_step=d.virtual_step,
-                         second_order=d.second_order,
-                         ddp_mode=d.ddp_mode, generator=torch.Generator().manual_seed(t.seed),
-                         autocast_dtype=precision, grad_scaler=scaler)
+        dil = DILWrapper(
+            net,
+            optimizer,
+            torch.nn.L1Loss(),
+            d.variant,
+            inner_lr=d.inner_lr,
+            inner_steps=d.inner_steps,
+            backend=d.backend,
+            virtual_step=d.virtual_step,
+            second_order=d.second_order,
+            ddp_mode=d.ddp_mode,
+            generator=torch.Generator().manual_seed(t.seed),
+            autocast_dtype=precision,
+            grad_scaler=scaler,
+        )
     except (ImportError, TypeError, ValueError) as exc:
         raise UsageError(f"[dil]: {exc}") from None
     sampler = PatchSampler(images, t.patch_size, t.batch_size, seed=t.seed + 1000 * rank, device=device)
     confounders, _ = paper_confounders(cfg.task)
     source = ConfounderBatchSource(sampler, confounders, batch_mode(d.variant), seed=t.seed + 1000 * rank + 1)
 
-    bar = Progress(t.steps, "train", logger, done=start, unit="step", bar=None if rank == 0 else False,
-                   every_s=30.0 if rank == 0 else float("inf"))
+    bar = Progress(
+        t.steps,
+        "train",
+        logger,
+        done=start,
+        unit="step",
+        bar=None if rank == 0 else False,
+        every_s=30.0 if rank == 0 else float("inf"),
+    )
 
     def log(step: int, stats: Any) -> None:
         if rank == 0:
             bar.update(step, loss=f"{stats.outer_loss:.5f}", lr=f"{optimizer.param_groups[0]['lr']:.3g}")
 
     try:
-        result = train(dil, source, steps=t.steps, scheduler=scheduler, checkpoint_path=ckpt,
-                       checkpoint_every=t.checkpoint_every, resume=args.resume, callback=log,
-                       stateful={"config": _ConfigState(cfg.to_dict(), pending)})
+        result = train(
+            dil,
+            source,
+            steps=t.steps,
+            scheduler=scheduler,
+            checkpoint_path=ckpt,
+            checkpoint_every=t.checkpoint_every,
+            resume=args.resume,
+            callback=log,
+            stateful={"config": _ConfigState(cfg.to_dict(), pending)},
+        )
     except (CheckpointError, ValueError) as exc:  # a checkpoint that does not fit this run: touch nothing
         raise UsageError(f"cannot resume: {exc}") from None
     elapsed = bar.close()
     if rank == 0 and result.interrupted:
         logger.info("interrupted at step %d of %d; continue with --resume (checkpoint: %s)", result.step, t.steps, ckpt)
     elif rank == 0:
-        logger.info("trained steps %d-%d of %d in %s (%s of it in training steps over all sessions); checkpoint: %s",
-                    (result.resumed_from or 0) + 1, result.step, t.steps, format_duration(elapsed),
-                    format_duration(result.wall_time_s), ckpt)
+        logger.info(
+            "trained steps %d-%d of %d in %s (%s of it in training steps over all sessions); checkpoint: %s",
+            (result.resumed_from or 0) + 1,
+            result.step,
+            t.steps,
+            format_duration(elapsed),
+            format_duration(result.wall_time_s),
+            ckpt,
+        )
     if world > 1:
         import torch.distributed as dist
 
@@ -203,8 +243,10 @@ def cmd_eval(args: argparse.Namespace) -> int:
 
     bad = [s for s in args.sigma if not (math.isfinite(s) and s >= 0)]
     if bad:
-        raise UsageError(f"--sigma {bad[0]:g}: a level must be a finite number >= 0 (AWGN sigma on the 0-255 scale, "
-                         "or blur sigma in pixels)")
+        raise UsageError(
+            f"--sigma {bad[0]:g}: a level must be a finite number >= 0 (AWGN sigma on the 0-255 scale, "
+            "or blur sigma in pixels)"
+        )
     if args.images is not None and args.images < 1:
         raise UsageError(f"--images {args.images}: give a positive number of images per set, or leave it out")
     device = _device(args.device, None)
@@ -214,25 +256,30 @@ def cmd_eval(args: argparse.Namespace) -> int:
         raise UsageError(f"{exc}; pass the checkpoint.pt that dil-optim train wrote") from None
     config = state.get("extra", {}).get("config")
     if not isinstance(config, dict):
-        raise UsageError(f"{args.checkpoint} carries no run configuration (not written by dil-optim train); "
-                         "pass the checkpoint.pt that dil-optim train wrote")
+        raise UsageError(
+            f"{args.checkpoint} carries no run configuration (not written by dil-optim train); "
+            "pass the checkpoint.pt that dil-optim train wrote"
+        )
     family = _FAMILY.get(config["task"])
     if family is None:
-        raise UsageError(f"dil-optim eval scores denoising and deblurring runs; this run's task is "
-                         f"{config['task']!r}")
+        raise UsageError(f"dil-optim eval scores denoising and deblurring runs; this run's task is {config['task']!r}")
     model = build_model(config["model"]["name"], **config["model"]["overrides"])
     model.load_state_dict(state["model"])
     model.to(device)
     sets, absent = load_test_sets(tuple(args.set), args.data_root, args.images, None)
     if absent:
-        raise UsageError(f"test set(s) not found or not verified: {', '.join(absent)} (see the log above); "
-                         "fetch them with python -m dil_optim.data.downloader NAME --data-root DIR, or pass "
-                         "--data-root / set $DIL_OPTIM_DATA")
+        raise UsageError(
+            f"test set(s) not found or not verified: {', '.join(absent)} (see the log above); "
+            "fetch them with python -m dil_optim.data.downloader NAME --data-root DIR, or pass "
+            "--data-root / set $DIL_OPTIM_DATA"
+        )
     rows = Evaluator(sets, family, tuple(args.sigma), str(device))(model)
     label = "sigma" if family == "awgn" else "blur sigma"
     for r in rows:
-        print(f"{r['dataset']:10s} {label} {r['level']:g}: PSNR {r['psnr']:.2f} dB  SSIM {r['ssim']:.4f}  "
-              f"({len(r['psnr_per_image'])} images, step {state['step']}, {config['dil']['variant']})")
+        print(
+            f"{r['dataset']:10s} {label} {r['level']:g}: PSNR {r['psnr']:.2f} dB  SSIM {r['ssim']:.4f}  "
+            f"({len(r['psnr_per_image'])} images, step {state['step']}, {config['dil']['variant']})"
+        )
     return 0
 
 
@@ -252,36 +299,55 @@ def _reproduce_help() -> str:
     lines = ["tables (dil-optim reproduce TABLE --help lists a table's options):"]
     lines += [f"  {name:8s} {spec.title}" for name, spec in TABLES.items()]
     lines += ["profiles (--profile NAME):"]
-    lines += [f"  {p.name:8s} {p.model}, {p.patch_size}x{p.patch_size} patches, batch {p.batch_size}, "
-              f"{p.budget_ge:,} ge per method" for p in PROFILES.values()]
+    lines += [
+        f"  {p.name:8s} {p.model}, {p.patch_size}x{p.patch_size} patches, batch {p.batch_size}, "
+        f"{p.budget_ge:,} ge per method"
+        for p in PROFILES.values()
+    ]
     return "\n".join(lines)
 
 
 def build_parser() -> argparse.ArgumentParser:
-    ap = argparse.ArgumentParser(prog="dil-optim", description=__doc__,
-                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = argparse.ArgumentParser(
+        prog="dil-optim", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     sub = ap.add_subparsers(dest="command", required=True)
     tr = sub.add_parser("train", help="train one model from a TOML configuration (see dil_optim.training.config)")
     tr.add_argument("--config", required=True, help="the run's TOML file")
-    tr.add_argument("--resume", action="store_true",
-                    help="continue the run whose checkpoint is in [output] dir (it must exist; changed keys other "
-                         "than train.steps, train.checkpoint_every, train.device, output.dir are refused)")
-    tr.add_argument("--overwrite", action="store_true",
-                    help="start a new run even if [output] dir holds a checkpoint (it is replaced)")
+    tr.add_argument(
+        "--resume",
+        action="store_true",
+        help="continue the run whose checkpoint is in [output] dir (it must exist; changed keys other "
+        "than train.steps, train.checkpoint_every, train.device, output.dir are refused)",
+    )
+    tr.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="start a new run even if [output] dir holds a checkpoint (it is replaced)",
+    )
     tr.set_defaults(func=cmd_train)
     ev = sub.add_parser("eval", help="PSNR/SSIM of a checkpoint on test sets at given distortion levels")
     ev.add_argument("--checkpoint", required=True)
     ev.add_argument("--set", nargs="+", required=True, help="test set names (CBSD68, McMaster, builtin, ...)")
-    ev.add_argument("--sigma", nargs="+", type=float, required=True,
-                    help="AWGN sigma on the 0-255 scale (denoising runs) or blur sigma (deblurring runs)")
+    ev.add_argument(
+        "--sigma",
+        nargs="+",
+        type=float,
+        required=True,
+        help="AWGN sigma on the 0-255 scale (denoising runs) or blur sigma (deblurring runs)",
+    )
     ev.add_argument("--data-root", default=None)
     ev.add_argument("--images", type=int, default=None, help="only the first K images of each set")
     ev.add_argument("--device", default="auto")
     ev.set_defaults(func=cmd_eval)
     from .training.reproduce.tables import TABLES
 
-    rp = sub.add_parser("reproduce", help="reproduce one of the paper's tables (options pass through)",
-                        epilog=_reproduce_help(), formatter_class=argparse.RawDescriptionHelpFormatter)
+    rp = sub.add_parser(
+        "reproduce",
+        help="reproduce one of the paper's tables (options pass through)",
+        epilog=_reproduce_help(),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     rp.add_argument("table", choices=sorted(TABLES))
     return ap
 

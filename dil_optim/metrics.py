@@ -53,8 +53,9 @@ def rgb_to_y(x: torch.Tensor) -> torch.Tensor:
     return ((x * w).sum(dim=1, keepdim=True) + 16.0) / _PEAK
 
 
-def _prepare(output: torch.Tensor, target: torch.Tensor, crop_border: int, y_channel: bool,
-             min_side: int, metric: str) -> tuple[torch.Tensor, torch.Tensor]:
+def _prepare(
+    output: torch.Tensor, target: torch.Tensor, crop_border: int, y_channel: bool, min_side: int, metric: str
+) -> tuple[torch.Tensor, torch.Tensor]:
     for label, t in (("output", output), ("target", target)):
         if not isinstance(t, torch.Tensor):
             raise TypeError(f"{metric}: {label} must be a torch.Tensor, got {type(t).__name__}")
@@ -74,8 +75,9 @@ def _prepare(output: torch.Tensor, target: torch.Tensor, crop_border: int, y_cha
     if n == 0 or c == 0:
         raise ValueError(f"{metric}: empty batch, shape {tuple(output.shape)}")
     if min(h, w) - 2 * crop_border < min_side:
-        raise ValueError(f"{metric}: images of {h}x{w} with crop_border={crop_border} leave less than "
-                         f"{min_side}x{min_side} pixels")
+        raise ValueError(
+            f"{metric}: images of {h}x{w} with crop_border={crop_border} leave less than {min_side}x{min_side} pixels"
+        )
     a, b = quantize_8bit(output), quantize_8bit(target)
     if y_channel:
         wts = torch.tensor(_Y_WEIGHTS, dtype=torch.float64, device=a.device).view(1, 3, 1, 1)
@@ -88,8 +90,7 @@ def _prepare(output: torch.Tensor, target: torch.Tensor, crop_border: int, y_cha
 
 
 @torch.no_grad()
-def psnr(output: torch.Tensor, target: torch.Tensor, *, crop_border: int = 0,
-         y_channel: bool = False) -> torch.Tensor:
+def psnr(output: torch.Tensor, target: torch.Tensor, *, crop_border: int = 0, y_channel: bool = False) -> torch.Tensor:
     """Peak signal-to-noise ratio in dB per image: ``10 log10(255^2 / MSE)``.
 
     ``output``, ``target``: ``(N, C, H, W)`` float in ``[0, 1]`` (clipped, then rounded to
@@ -121,8 +122,7 @@ def _filter_valid(x: torch.Tensor, taps: list[float], dim: int) -> torch.Tensor:
 
 
 @torch.no_grad()
-def ssim(output: torch.Tensor, target: torch.Tensor, *, crop_border: int = 0,
-         y_channel: bool = False) -> torch.Tensor:
+def ssim(output: torch.Tensor, target: torch.Tensor, *, crop_border: int = 0, y_channel: bool = False) -> torch.Tensor:
     """Structural similarity per image (Wang et al. 2004; see the module docstring).
 
     Same inputs as :func:`psnr`; each image (after cropping) must be at least 11x11. Returns

@@ -80,8 +80,9 @@ def _choose() -> tuple[str, Roundtrip]:
                 _chosen = (name, fn)
                 break
         else:
-            raise ImportError(f"no JPEG codec available (tried {', '.join(order)}); "
-                              "pip install torchvision (or torchcodec)")
+            raise ImportError(
+                f"no JPEG codec available (tried {', '.join(order)}); pip install torchvision (or torchcodec)"
+            )
     return _chosen
 
 

@@ -46,8 +46,9 @@ def check_generator(generator: object) -> None:
         raise TypeError(f"generator must be a torch.Generator or None, got {type(generator).__name__}")
 
 
-def check_batch(x: object, *, channels: Sequence[int] | None = None, name: str = "x",
-                check_range: bool = True) -> Tensor:
+def check_batch(
+    x: object, *, channels: Sequence[int] | None = None, name: str = "x", check_range: bool = True
+) -> Tensor:
     """Validate a degradation input and return it.
 
     Args:
@@ -82,24 +83,25 @@ def _rng_dtype(dtype: torch.dtype) -> torch.dtype:
     return torch.float64 if dtype == torch.float64 else torch.float32
 
 
-def rand(shape: Sequence[int], generator: torch.Generator | None, device: torch.device,
-         dtype: torch.dtype = torch.float32) -> Tensor:
+def rand(
+    shape: Sequence[int], generator: torch.Generator | None, device: torch.device, dtype: torch.dtype = torch.float32
+) -> Tensor:
     """Uniform ``[0, 1)`` numbers drawn on the generator's device, returned on ``device``."""
     gdev = generator.device if generator is not None else device
     out = torch.rand(tuple(shape), generator=generator, device=gdev, dtype=_rng_dtype(dtype))
     return out.to(device=device, dtype=dtype)
 
 
-def randn(shape: Sequence[int], generator: torch.Generator | None, device: torch.device,
-          dtype: torch.dtype = torch.float32) -> Tensor:
+def randn(
+    shape: Sequence[int], generator: torch.Generator | None, device: torch.device, dtype: torch.dtype = torch.float32
+) -> Tensor:
     """Standard normal numbers drawn on the generator's device, returned on ``device``."""
     gdev = generator.device if generator is not None else device
     out = torch.randn(tuple(shape), generator=generator, device=gdev, dtype=_rng_dtype(dtype))
     return out.to(device=device, dtype=dtype)
 
 
-def randint(high: int, shape: Sequence[int], generator: torch.Generator | None,
-            device: torch.device) -> Tensor:
+def randint(high: int, shape: Sequence[int], generator: torch.Generator | None, device: torch.device) -> Tensor:
     """Integers uniform in ``[0, high)`` (int64) drawn on the generator's device."""
     gdev = generator.device if generator is not None else device
     return torch.randint(high, tuple(shape), generator=generator, device=gdev).to(device)
@@ -120,8 +122,9 @@ class ParamRange:
     low: float
     high: float
 
-    def __init__(self, value: RangeLike | ParamRange, name: str, *, min_value: float = -math.inf,
-                 max_value: float = math.inf) -> None:
+    def __init__(
+        self, value: RangeLike | ParamRange, name: str, *, min_value: float = -math.inf, max_value: float = math.inf
+    ) -> None:
         if isinstance(value, ParamRange):
             low, high = value.low, value.high
         elif isinstance(value, bool):
@@ -149,8 +152,9 @@ class ParamRange:
         """True when the parameter is a single value (no randomness)."""
         return self.low == self.high
 
-    def sample(self, n: int, generator: torch.Generator | None, device: torch.device,
-               dtype: torch.dtype = torch.float32) -> Tensor:
+    def sample(
+        self, n: int, generator: torch.Generator | None, device: torch.device, dtype: torch.dtype = torch.float32
+    ) -> Tensor:
         """``n`` values, shape ``(n,)``; a fixed parameter consumes no random numbers."""
         if self.fixed:
             return torch.full((n,), self.low, device=device, dtype=dtype)

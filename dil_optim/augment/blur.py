@@ -198,7 +198,7 @@ def filter2d_sized(x: Tensor, kernels: Tensor, sizes: Tensor) -> Tensor:
     for size in torch.unique(sizes).tolist():
         idx = torch.nonzero(sizes == size).flatten()
         lo = (g - int(size)) // 2
-        k = kernels.index_select(0, idx)[:, lo:lo + int(size), lo:lo + int(size)]
+        k = kernels.index_select(0, idx)[:, lo : lo + int(size), lo : lo + int(size)]
         out.index_copy_(0, idx, filter2d(x.index_select(0, idx), k))
     return out
 
@@ -234,8 +234,9 @@ class GaussianBlur(Degradation):
     ``[0, 1]``; output the same shape, dtype and device.
     """
 
-    def __init__(self, sigma: RangeLike, *, truncate: float = 4.0, kernel_size: int | None = None,
-                 name: str | None = None) -> None:
+    def __init__(
+        self, sigma: RangeLike, *, truncate: float = 4.0, kernel_size: int | None = None, name: str | None = None
+    ) -> None:
         self.sigma = ParamRange(sigma, "sigma", min_value=0.0)
         self.truncate = _check_truncate(truncate)
         self.kernel_size = _check_kernel_size(kernel_size)
@@ -289,8 +290,16 @@ class AnisotropicGaussianBlur(Degradation):
     ``[0, 1]``; output the same shape, dtype and device.
     """
 
-    def __init__(self, sigma_x: RangeLike, sigma_y: RangeLike, theta: RangeLike = (-math.pi, math.pi), *,
-                 truncate: float = 4.0, kernel_size: int | None = None, name: str | None = None) -> None:
+    def __init__(
+        self,
+        sigma_x: RangeLike,
+        sigma_y: RangeLike,
+        theta: RangeLike = (-math.pi, math.pi),
+        *,
+        truncate: float = 4.0,
+        kernel_size: int | None = None,
+        name: str | None = None,
+    ) -> None:
         self.sigma_x = ParamRange(sigma_x, "sigma_x", min_value=0.0)
         self.sigma_y = ParamRange(sigma_y, "sigma_y", min_value=0.0)
         self.theta = ParamRange(theta, "theta")

@@ -56,8 +56,13 @@ class ConfounderSet:
         TypeError: a member that is neither callable nor a dataset confounder.
     """
 
-    def __init__(self, degradations: Sequence[Confounder] | Mapping[str, Confounder], content: str = "shared",
-                 *, names: Sequence[str] | None = None) -> None:
+    def __init__(
+        self,
+        degradations: Sequence[Confounder] | Mapping[str, Confounder],
+        content: str = "shared",
+        *,
+        names: Sequence[str] | None = None,
+    ) -> None:
         if isinstance(degradations, Mapping):
             items = list(degradations.values())
             default_names = [str(k) for k in degradations.keys()]
@@ -72,8 +77,9 @@ class ConfounderSet:
         if content not in ("shared", "independent"):
             raise ValueError(f"content must be 'shared' or 'independent', got {content!r}")
         if content == "shared" and any(isinstance(d, PairedFolder) for d in items):
-            raise ValueError("dataset confounders (PairedFolder) cannot degrade a shared clean batch; "
-                             "use content='independent'")
+            raise ValueError(
+                "dataset confounders (PairedFolder) cannot degrade a shared clean batch; use content='independent'"
+            )
         names = list(names) if names is not None else default_names
         if len(names) != len(items):
             raise ValueError(f"got {len(names)} names for {len(items)} confounders")
@@ -94,14 +100,17 @@ class ConfounderSet:
         if isinstance(clean, Tensor):
             check_batch(clean, name="clean", check_range=False)
             if clean.shape[0] % n != 0:
-                raise ValueError(f"content='independent' needs a clean batch that splits into {n} equal chunks "
-                                 f"(one per confounder), got batch size {clean.shape[0]}")
+                raise ValueError(
+                    f"content='independent' needs a clean batch that splits into {n} equal chunks "
+                    f"(one per confounder), got batch size {clean.shape[0]}"
+                )
             return list(clean.split(clean.shape[0] // n))
         if isinstance(clean, Sequence) and not isinstance(clean, str):
             chunks = list(clean)
             if len(chunks) != n:
-                raise ValueError(f"content='independent' needs {n} clean batches (one per confounder), "
-                                 f"got {len(chunks)}")
+                raise ValueError(
+                    f"content='independent' needs {n} clean batches (one per confounder), got {len(chunks)}"
+                )
             for i, c in enumerate(chunks):
                 check_batch(c, name=f"clean[{i}]", check_range=False)
             return chunks
@@ -113,8 +122,9 @@ class ConfounderSet:
             return d.sample(clean.shape[0], tuple(clean.shape[-2:]), generator, device=clean.device, dtype=clean.dtype)
         return d(clean, generator), clean
 
-    def __call__(self, clean: Tensor | Sequence[Tensor], generator: torch.Generator | None = None
-                 ) -> list[tuple[Tensor, Tensor]]:
+    def __call__(
+        self, clean: Tensor | Sequence[Tensor], generator: torch.Generator | None = None
+    ) -> list[tuple[Tensor, Tensor]]:
         """The counterfactual pairs ``[(d_1(clean), clean), ..., (d_n(clean), clean)]``.
 
         Args:
@@ -159,8 +169,10 @@ class ConfounderSet:
             if degraded is None:
                 degraded = deg_k.new_empty((clean.shape[0], *deg_k.shape[1:]))
             elif degraded.shape[1:] != deg_k.shape[1:]:
-                raise ValueError(f"confounders give different output shapes: {tuple(degraded.shape[1:])} and "
-                                 f"{tuple(deg_k.shape[1:])} ({self.names[k]}); they cannot be mixed in one batch")
+                raise ValueError(
+                    f"confounders give different output shapes: {tuple(degraded.shape[1:])} and "
+                    f"{tuple(deg_k.shape[1:])} ({self.names[k]}); they cannot be mixed in one batch"
+                )
             degraded.index_copy_(0, sel, deg_k)
             if isinstance(d, PairedFolder):
                 if clean_out is clean:
@@ -174,8 +186,9 @@ class ConfounderSet:
         return f"ConfounderSet([{inner}], content={self.content!r})"
 
 
-def folder_confounders(roots: Mapping[str, str | os.PathLike[str]] | Sequence[str | os.PathLike[str]],
-                       **folder_kwargs: Any) -> ConfounderSet:
+def folder_confounders(
+    roots: Mapping[str, str | os.PathLike[str]] | Sequence[str | os.PathLike[str]], **folder_kwargs: Any
+) -> ConfounderSet:
     """A ``content="independent"`` set with one :class:`PairedFolder` per dataset (e.g. one per rain type).
 
     ``roots`` maps names to folders (or is a list of folders, named after them);
@@ -188,8 +201,9 @@ def folder_confounders(roots: Mapping[str, str | os.PathLike[str]] | Sequence[st
     return ConfounderSet(folders, content="independent")
 
 
-def paper_confounders(task: str, *, scale: int = 4, content: str = "shared"
-                      ) -> tuple[ConfounderSet, dict[str, Degradation]]:
+def paper_confounders(
+    task: str, *, scale: int = 4, content: str = "shared"
+) -> tuple[ConfounderSet, dict[str, Degradation]]:
     """The DIL paper's training confounders for ``task`` and its unseen test distortions.
 
     Tasks (supplementary Sec. 11.2):

@@ -67,9 +67,17 @@ class PairedFolder:
         ValueError: clean images without a degraded partner (with ``require_all_clean``).
     """
 
-    def __init__(self, root: str | os.PathLike[str], *, degraded_dir: str = "input", clean_dir: str = "target",
-                 clean_name: Callable[[str], str] | None = None, require_all_clean: bool = True,
-                 cache: bool = True, name: str | None = None) -> None:
+    def __init__(
+        self,
+        root: str | os.PathLike[str],
+        *,
+        degraded_dir: str = "input",
+        clean_dir: str = "target",
+        clean_name: Callable[[str], str] | None = None,
+        require_all_clean: bool = True,
+        cache: bool = True,
+        name: str | None = None,
+    ) -> None:
         self.root = Path(root)
         if not self.root.is_dir():
             raise FileNotFoundError(f"dataset folder not found: {self.root}")
@@ -92,14 +100,18 @@ class PairedFolder:
                 pairs.append((d, target))
         if missing:
             shown = ", ".join(missing[:5]) + (f" and {len(missing) - 5} more" if len(missing) > 5 else "")
-            raise FileNotFoundError(f"{len(missing)} degraded image(s) in {self.root / degraded_dir} have no "
-                                    f"clean partner in {self.root / clean_dir}: {shown}")
+            raise FileNotFoundError(
+                f"{len(missing)} degraded image(s) in {self.root / degraded_dir} have no "
+                f"clean partner in {self.root / clean_dir}: {shown}"
+            )
         used = {c for _, c in pairs}
         unpaired = [p.name for p in clean if p not in used]
         if unpaired and require_all_clean:
             shown = ", ".join(unpaired[:5]) + (f" and {len(unpaired) - 5} more" if len(unpaired) > 5 else "")
-            raise ValueError(f"{len(unpaired)} clean image(s) in {self.root / clean_dir} have no degraded "
-                             f"partner: {shown} (pass require_all_clean=False to allow this)")
+            raise ValueError(
+                f"{len(unpaired)} clean image(s) in {self.root / clean_dir} have no degraded "
+                f"partner: {shown} (pass require_all_clean=False to allow this)"
+            )
         self.pairs = pairs
         self.cache = bool(cache)
         self._cache: dict[Path, Tensor] = {}
@@ -125,12 +137,20 @@ class PairedFolder:
         d_path, c_path = self.pairs[index]
         deg, clean = self._image(d_path), self._image(c_path)
         if deg.shape != clean.shape:
-            raise ValueError(f"unpaired sizes: {d_path.name} is {tuple(deg.shape[1:])} but "
-                             f"{c_path.name} is {tuple(clean.shape[1:])}")
+            raise ValueError(
+                f"unpaired sizes: {d_path.name} is {tuple(deg.shape[1:])} but {c_path.name} is {tuple(clean.shape[1:])}"
+            )
         return deg, clean
 
-    def sample(self, batch_size: int, patch_size: int | Sequence[int], generator: torch.Generator | None = None,
-               *, device: torch.device | str = "cpu", dtype: torch.dtype = torch.float32) -> tuple[Tensor, Tensor]:
+    def sample(
+        self,
+        batch_size: int,
+        patch_size: int | Sequence[int],
+        generator: torch.Generator | None = None,
+        *,
+        device: torch.device | str = "cpu",
+        dtype: torch.dtype = torch.float32,
+    ) -> tuple[Tensor, Tensor]:
         """Random aligned crops: ``(degraded, clean)``, each ``(batch_size, 3, ph, pw)`` in ``[0, 1]``.
 
         Pairs and crop positions are drawn from ``generator`` (CPU numbers).
@@ -154,8 +174,8 @@ class PairedFolder:
             if h < ph or w < pw:
                 raise ValueError(f"image {self.pairs[i][0].name} is {h}x{w}, smaller than the patch {ph}x{pw}")
             top, left = int(oy * (h - ph + 1)), int(ox * (w - pw + 1))
-            degs.append(deg[:, top:top + ph, left:left + pw])
-            cleans.append(clean[:, top:top + ph, left:left + pw])
+            degs.append(deg[:, top : top + ph, left : left + pw])
+            cleans.append(clean[:, top : top + ph, left : left + pw])
         return (torch.stack(degs).to(device=device, dtype=dtype), torch.stack(cleans).to(device=device, dtype=dtype))
 
     def __repr__(self) -> str:

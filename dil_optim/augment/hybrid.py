@@ -99,8 +99,9 @@ class HybridDistortion(Degradation):
         self._triples = level_triples(lo, hi)
         self.name = name if name is not None else f"hybrid_{label}"
 
-    def sample_params(self, n: int, generator: torch.Generator | None, device: torch.device,
-                      dtype: torch.dtype = torch.float64) -> tuple[Tensor, Tensor, Tensor]:
+    def sample_params(
+        self, n: int, generator: torch.Generator | None, device: torch.device, dtype: torch.dtype = torch.float64
+    ) -> tuple[Tensor, Tensor, Tensor]:
         """Per-sample ``(blur_sigma, noise_sigma, jpeg_quality)``, each ``(n,)``."""
         triples = self._triples.to(device)
         lv = triples[randint(len(triples), (n,), generator, device)]  # (n, 3), levels 1..10

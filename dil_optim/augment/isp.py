@@ -63,8 +63,9 @@ def _check_pattern(pattern: str) -> str:
     return pattern.upper()
 
 
-def cfa_masks(pattern: str, height: int, width: int, *, device: torch.device | str = "cpu",
-              dtype: torch.dtype = torch.float32) -> Tensor:
+def cfa_masks(
+    pattern: str, height: int, width: int, *, device: torch.device | str = "cpu", dtype: torch.dtype = torch.float32
+) -> Tensor:
     """``(3, H, W)`` 0/1 masks: ``masks[c, i, j] == 1`` where the CFA samples channel ``c`` (R, G, B).
 
     The pattern names the 2x2 tile in reading order: ``"RGGB"`` has R at (0, 0), G at (0, 1)
@@ -73,7 +74,7 @@ def cfa_masks(pattern: str, height: int, width: int, *, device: torch.device | s
     pattern = _check_pattern(pattern)
     masks = torch.zeros(3, height, width, device=device, dtype=dtype)
     for pos, ch in enumerate(pattern):
-        masks["RGB".index(ch), pos // 2::2, pos % 2::2] = 1
+        masks["RGB".index(ch), pos // 2 :: 2, pos % 2 :: 2] = 1
     return masks
 
 
@@ -146,9 +147,16 @@ class CameraNoise(Degradation):
 
     channels = (3,)
 
-    def __init__(self, pattern: str | None = "RGGB", *, sigma_s: RangeLike = (0.0, 0.16),
-                 sigma_c: RangeLike = (0.0, 0.06), gamma_range: RangeLike = (1.8, 2.6),
-                 wb_range: RangeLike = (0.75, 1.0), name: str | None = None) -> None:
+    def __init__(
+        self,
+        pattern: str | None = "RGGB",
+        *,
+        sigma_s: RangeLike = (0.0, 0.16),
+        sigma_c: RangeLike = (0.0, 0.06),
+        gamma_range: RangeLike = (1.8, 2.6),
+        wb_range: RangeLike = (0.75, 1.0),
+        name: str | None = None,
+    ) -> None:
         self.pattern = None if pattern is None else _check_pattern(pattern)
         self.sigma_s = ParamRange(sigma_s, "sigma_s", min_value=0.0)
         self.sigma_c = ParamRange(sigma_c, "sigma_c", min_value=0.0)
@@ -203,5 +211,7 @@ class CameraNoise(Degradation):
         return cache[key]
 
     def _params_repr(self) -> str:
-        return (f"pattern={self.pattern!r}, sigma_s={self.sigma_s!r}, sigma_c={self.sigma_c!r}, "
-                f"gamma_range={self.gamma!r}, wb_range={self.wb!r}")
+        return (
+            f"pattern={self.pattern!r}, sigma_s={self.sigma_s!r}, sigma_c={self.sigma_c!r}, "
+            f"gamma_range={self.gamma!r}, wb_range={self.wb!r}"
+        )

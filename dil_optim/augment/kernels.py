@@ -43,8 +43,9 @@ def _square_support(size: Tensor, grid: int) -> Tensor:
     return (t.view(1, -1, 1).abs() <= half) & (t.view(1, 1, -1).abs() <= half)
 
 
-def bivariate_kernels(family: str, sigma_x: Tensor, sigma_y: Tensor, theta: Tensor, beta: Tensor,
-                      size: Tensor, grid: int = 21) -> Tensor:
+def bivariate_kernels(
+    family: str, sigma_x: Tensor, sigma_y: Tensor, theta: Tensor, beta: Tensor, size: Tensor, grid: int = 21
+) -> Tensor:
     """Gaussian-type kernels, ``(N, grid, grid)``.
 
     Args:
@@ -133,9 +134,17 @@ class MixedKernelSampler:
         grid: size of the returned kernels (21).
     """
 
-    def __init__(self, kernel_list: Sequence[str], kernel_prob: Sequence[float], *,
-                 sigma_range: Sequence[float] = (0.2, 3.0), betag_range: Sequence[float] = (0.5, 4.0),
-                 betap_range: Sequence[float] = (1.0, 2.0), sinc_prob: float = 0.1, grid: int = 21) -> None:
+    def __init__(
+        self,
+        kernel_list: Sequence[str],
+        kernel_prob: Sequence[float],
+        *,
+        sigma_range: Sequence[float] = (0.2, 3.0),
+        betag_range: Sequence[float] = (0.5, 4.0),
+        betap_range: Sequence[float] = (1.0, 2.0),
+        sinc_prob: float = 0.1,
+        grid: int = 21,
+    ) -> None:
         kernel_list = list(kernel_list)
         bad = [k for k in kernel_list if k not in KERNEL_TYPES or k == "sinc"]
         if bad or not kernel_list:
@@ -153,13 +162,15 @@ class MixedKernelSampler:
         self.sinc_prob = float(sinc_prob)
         self.grid = int(grid)
 
-    def sample(self, n: int, generator: torch.Generator | None, device: torch.device,
-               dtype: torch.dtype = torch.float32) -> Tensor:
+    def sample(
+        self, n: int, generator: torch.Generator | None, device: torch.device, dtype: torch.dtype = torch.float32
+    ) -> Tensor:
         """``(n, grid, grid)`` kernels, each normalised to sum 1."""
         return self.sample_with_sizes(n, generator, device, dtype)[0]
 
-    def sample_with_sizes(self, n: int, generator: torch.Generator | None, device: torch.device,
-                          dtype: torch.dtype = torch.float32) -> tuple[Tensor, Tensor]:
+    def sample_with_sizes(
+        self, n: int, generator: torch.Generator | None, device: torch.device, dtype: torch.dtype = torch.float32
+    ) -> tuple[Tensor, Tensor]:
         """Kernels ``(n, grid, grid)`` and their sizes ``(n,)`` (taps outside the centred size are 0)."""
         u = rand((n, 7), generator, device, dtype)
         size = torch.tensor(_SIZES, device=device)[randint(len(_SIZES), (n,), generator, device)]
@@ -194,5 +205,7 @@ class MixedKernelSampler:
 
     def __repr__(self) -> str:
         fams = ", ".join(f"{k}:{p:.3g}" for k, p in zip(self.kernel_list, self.kernel_prob))
-        return (f"MixedKernelSampler([{fams}], sigma_range={self.sigma_range}, betag_range={self.betag_range}, "
-                f"betap_range={self.betap_range}, sinc_prob={self.sinc_prob:g})")
+        return (
+            f"MixedKernelSampler([{fams}], sigma_range={self.sigma_range}, betag_range={self.betag_range}, "
+            f"betap_range={self.betap_range}, sinc_prob={self.sinc_prob:g})"
+        )

@@ -30,8 +30,9 @@ def rgb_to_gray(x: Tensor) -> Tensor:
     return (x * w).sum(dim=1, keepdim=True)
 
 
-def add_gaussian_noise(x: Tensor, sigma: Tensor, gray: Tensor | None, generator: torch.Generator | None,
-                       *, clip: bool = True) -> Tensor:
+def add_gaussian_noise(
+    x: Tensor, sigma: Tensor, gray: Tensor | None, generator: torch.Generator | None, *, clip: bool = True
+) -> Tensor:
     """``x + n`` with ``n ~ N(0, (sigma_i / 255)^2)`` per sample ``i``.
 
     Args:
@@ -79,8 +80,9 @@ def _poisson_noise(img: Tensor, generator: torch.Generator | None) -> Tensor:
     return noise.reshape(img.shape).to(img.dtype)
 
 
-def add_poisson_noise(x: Tensor, scale: Tensor, gray: Tensor | None, generator: torch.Generator | None,
-                      *, clip: bool = True) -> Tensor:
+def add_poisson_noise(
+    x: Tensor, scale: Tensor, gray: Tensor | None, generator: torch.Generator | None, *, clip: bool = True
+) -> Tensor:
     """Real-ESRGAN's Poisson noise: ``x + scale_i * (Poisson(v * x8) / v - x8)``.
 
     ``x8`` is ``x`` rounded to 8 bits and ``v = 2 ** ceil(log2(#distinct 8-bit values))`` per
@@ -138,8 +140,7 @@ class GaussianNoise(Degradation):
     Input ``(N, C, H, W)`` float in ``[0, 1]``; output same shape, dtype and device.
     """
 
-    def __init__(self, sigma: RangeLike, *, gray_prob: float = 0.0, clip: bool = True,
-                 name: str | None = None) -> None:
+    def __init__(self, sigma: RangeLike, *, gray_prob: float = 0.0, clip: bool = True, name: str | None = None) -> None:
         self.sigma = ParamRange(sigma, "sigma", min_value=0.0)
         self.gray_prob = _check_prob(gray_prob, "gray_prob")
         self.clip = bool(clip)
@@ -168,8 +169,7 @@ class PoissonNoise(Degradation):
     Input ``(N, C, H, W)`` float in ``[0, 1]``; output same shape, dtype and device.
     """
 
-    def __init__(self, scale: RangeLike, *, gray_prob: float = 0.0, clip: bool = True,
-                 name: str | None = None) -> None:
+    def __init__(self, scale: RangeLike, *, gray_prob: float = 0.0, clip: bool = True, name: str | None = None) -> None:
         self.scale = ParamRange(scale, "scale", min_value=0.0)
         self.gray_prob = _check_prob(gray_prob, "gray_prob")
         self.clip = bool(clip)

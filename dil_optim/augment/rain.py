@@ -44,14 +44,34 @@ __all__ = ["RainStreaks", "RAIN_STYLES", "TRAIN_RAIN_STYLES", "UNSEEN_RAIN_STYLE
 #: seeds, longer, wider, more slanted and more opaque streaks), so it is an unseen distortion
 #: *type* for a model trained on the three.
 RAIN_STYLES: Mapping[str, Mapping[str, tuple[float, float]]] = {
-    "drizzle": {"density": (0.002, 0.005), "length": (6.0, 14.0), "angle": (-10.0, 10.0),
-                "width": (1.0, 1.5), "blend": (0.4, 0.6)},
-    "streaks": {"density": (0.004, 0.010), "length": (12.0, 24.0), "angle": (-20.0, 0.0),
-                "width": (1.0, 2.0), "blend": (0.5, 0.75)},
-    "heavy": {"density": (0.006, 0.012), "length": (20.0, 34.0), "angle": (0.0, 20.0),
-              "width": (1.5, 2.5), "blend": (0.6, 0.85)},
-    "storm": {"density": (0.0005, 0.0015), "length": (40.0, 56.0), "angle": (30.0, 45.0),
-              "width": (3.0, 4.0), "blend": (0.9, 1.0)},
+    "drizzle": {
+        "density": (0.002, 0.005),
+        "length": (6.0, 14.0),
+        "angle": (-10.0, 10.0),
+        "width": (1.0, 1.5),
+        "blend": (0.4, 0.6),
+    },
+    "streaks": {
+        "density": (0.004, 0.010),
+        "length": (12.0, 24.0),
+        "angle": (-20.0, 0.0),
+        "width": (1.0, 2.0),
+        "blend": (0.5, 0.75),
+    },
+    "heavy": {
+        "density": (0.006, 0.012),
+        "length": (20.0, 34.0),
+        "angle": (0.0, 20.0),
+        "width": (1.5, 2.5),
+        "blend": (0.6, 0.85),
+    },
+    "storm": {
+        "density": (0.0005, 0.0015),
+        "length": (40.0, 56.0),
+        "angle": (30.0, 45.0),
+        "width": (3.0, 4.0),
+        "blend": (0.9, 1.0),
+    },
 }
 TRAIN_RAIN_STYLES: tuple[str, ...] = ("drizzle", "streaks", "heavy")
 UNSEEN_RAIN_STYLE = "storm"
@@ -97,9 +117,16 @@ class RainStreaks(Degradation):
     upper ends, so a seed draws the same random numbers whatever the other samples draw.
     """
 
-    def __init__(self, density: RangeLike = (0.004, 0.01), length: RangeLike = (10.0, 30.0),
-                 angle: RangeLike = (-15.0, 15.0), width: RangeLike = (1.0, 2.0), blend: RangeLike = (0.5, 0.8),
-                 *, name: str | None = None) -> None:
+    def __init__(
+        self,
+        density: RangeLike = (0.004, 0.01),
+        length: RangeLike = (10.0, 30.0),
+        angle: RangeLike = (-15.0, 15.0),
+        width: RangeLike = (1.0, 2.0),
+        blend: RangeLike = (0.5, 0.8),
+        *,
+        name: str | None = None,
+    ) -> None:
         self.density = ParamRange(density, "density", min_value=0.0, max_value=1.0)
         self.length = ParamRange(length, "length", min_value=1.0, max_value=128.0)
         self.angle = ParamRange(angle, "angle", min_value=-80.0, max_value=80.0)
@@ -113,14 +140,24 @@ class RainStreaks(Degradation):
         """The named style of :data:`RAIN_STYLES` (``overrides`` replace some of its ranges)."""
         return rain_style(name, **overrides)
 
-    def params(self, n: int, generator: torch.Generator | None, device: torch.device,
-               dtype: torch.dtype = torch.float32) -> dict[str, Tensor]:
+    def params(
+        self, n: int, generator: torch.Generator | None, device: torch.device, dtype: torch.dtype = torch.float32
+    ) -> dict[str, Tensor]:
         """The per-sample parameters one call draws first: ``{"density", "length", "angle", "width", "blend"}``."""
-        return {k: getattr(self, k).sample(n, generator, device, dtype)
-                for k in ("density", "length", "angle", "width", "blend")}
+        return {
+            k: getattr(self, k).sample(n, generator, device, dtype)
+            for k in ("density", "length", "angle", "width", "blend")
+        }
 
-    def streaks(self, n: int, height: int, width: int, generator: torch.Generator | None, device: torch.device,
-                dtype: torch.dtype = torch.float32) -> tuple[Tensor, dict[str, Tensor]]:
+    def streaks(
+        self,
+        n: int,
+        height: int,
+        width: int,
+        generator: torch.Generator | None,
+        device: torch.device,
+        dtype: torch.dtype = torch.float32,
+    ) -> tuple[Tensor, dict[str, Tensor]]:
         """The streak layer ``S`` ``(n, 1, height, width)`` in ``[0, 1]`` and the parameters it was drawn with."""
         cdtype = torch.float64 if dtype == torch.float64 else torch.float32
         p = self.params(n, generator, device, cdtype)
@@ -128,8 +165,11 @@ class RainStreaks(Degradation):
         u = rand((n, 1, height + 2 * r, width + 2 * r), generator, device, cdtype)
         dens = p["density"].view(n, 1, 1, 1)
         # a seed where u < density; its intensity reuses u (uniform in [0, density) there): no extra draws
-        seeds = torch.where(u < dens, _MIN_INTENSITY + (1 - _MIN_INTENSITY) * u / dens.clamp_min(1e-12),
-                            torch.zeros((), device=device, dtype=cdtype))
+        seeds = torch.where(
+            u < dens,
+            _MIN_INTENSITY + (1 - _MIN_INTENSITY) * u / dens.clamp_min(1e-12),
+            torch.zeros((), device=device, dtype=cdtype),
+        )
         k = streak_kernels(p["length"], p["width"], p["angle"], r)
         s = F.conv2d(seeds.view(1, n, *seeds.shape[-2:]), k.unsqueeze(1), groups=n)
         return s.view(n, 1, height, width).clamp_(0, 1), p
@@ -142,8 +182,10 @@ class RainStreaks(Degradation):
         return out.clamp_(0, 1).to(x.dtype)
 
     def _params_repr(self) -> str:
-        return (f"density={self.density!r}, length={self.length!r}, angle={self.angle!r}, "
-                f"width={self.width!r}, blend={self.blend!r}, name={self.name!r}")
+        return (
+            f"density={self.density!r}, length={self.length!r}, angle={self.angle!r}, "
+            f"width={self.width!r}, blend={self.blend!r}, name={self.name!r}"
+        )
 
 
 def rain_style(name: str, **overrides: Any) -> RainStreaks:

@@ -53,18 +53,32 @@ REALESRGAN_X4PLUS: dict[str, Any] = {
     # first stage
     "kernel_list": ("iso", "aniso", "generalized_iso", "generalized_aniso", "plateau_iso", "plateau_aniso"),
     "kernel_prob": (0.45, 0.25, 0.12, 0.03, 0.12, 0.03),
-    "sinc_prob": 0.1, "blur_sigma": (0.2, 3.0), "betag_range": (0.5, 4.0), "betap_range": (1.0, 2.0),
-    "resize_prob": (0.2, 0.7, 0.1), "resize_range": (0.15, 1.5),
-    "gaussian_noise_prob": 0.5, "noise_range": (1.0, 30.0), "poisson_scale_range": (0.05, 3.0),
-    "gray_noise_prob": 0.4, "jpeg_range": (30.0, 95.0),
+    "sinc_prob": 0.1,
+    "blur_sigma": (0.2, 3.0),
+    "betag_range": (0.5, 4.0),
+    "betap_range": (1.0, 2.0),
+    "resize_prob": (0.2, 0.7, 0.1),
+    "resize_range": (0.15, 1.5),
+    "gaussian_noise_prob": 0.5,
+    "noise_range": (1.0, 30.0),
+    "poisson_scale_range": (0.05, 3.0),
+    "gray_noise_prob": 0.4,
+    "jpeg_range": (30.0, 95.0),
     # second stage
     "second_blur_prob": 0.8,
     "kernel_list2": ("iso", "aniso", "generalized_iso", "generalized_aniso", "plateau_iso", "plateau_aniso"),
     "kernel_prob2": (0.45, 0.25, 0.12, 0.03, 0.12, 0.03),
-    "sinc_prob2": 0.1, "blur_sigma2": (0.2, 1.5), "betag_range2": (0.5, 4.0), "betap_range2": (1.0, 2.0),
-    "resize_prob2": (0.3, 0.4, 0.3), "resize_range2": (0.3, 1.2),
-    "gaussian_noise_prob2": 0.5, "noise_range2": (1.0, 25.0), "poisson_scale_range2": (0.05, 2.5),
-    "gray_noise_prob2": 0.4, "jpeg_range2": (30.0, 95.0),
+    "sinc_prob2": 0.1,
+    "blur_sigma2": (0.2, 1.5),
+    "betag_range2": (0.5, 4.0),
+    "betap_range2": (1.0, 2.0),
+    "resize_prob2": (0.3, 0.4, 0.3),
+    "resize_range2": (0.3, 1.2),
+    "gaussian_noise_prob2": 0.5,
+    "noise_range2": (1.0, 25.0),
+    "poisson_scale_range2": (0.05, 2.5),
+    "gray_noise_prob2": 0.4,
+    "jpeg_range2": (30.0, 95.0),
     "final_sinc_prob": 0.8,
 }
 _MODES = ("area", "bilinear", "bicubic")
@@ -74,7 +88,7 @@ _SIZES = tuple(range(7, 22, 2))
 def _crop(kernel: Tensor, size: int) -> Tensor:
     """The centred ``size x size`` part of a ``(g, g)`` kernel (its support)."""
     lo = (kernel.shape[-1] - size) // 2
-    return kernel[lo:lo + size, lo:lo + size]
+    return kernel[lo : lo + size, lo : lo + size]
 
 
 def _resize(x: Tensor, size: tuple[int, int], mode: str) -> Tensor:
@@ -95,8 +109,9 @@ class Downsample(Degradation):
         antialias: low-pass before bilinear / bicubic downsampling (as MATLAB's ``imresize``).
     """
 
-    def __init__(self, scale: int = 4, mode: str = "bicubic", *, antialias: bool = True,
-                 name: str | None = None) -> None:
+    def __init__(
+        self, scale: int = 4, mode: str = "bicubic", *, antialias: bool = True, name: str | None = None
+    ) -> None:
         if isinstance(scale, bool) or not isinstance(scale, int) or scale < 1:
             raise ValueError(f"scale must be a positive integer, got {scale!r}")
         if mode not in _MODES:
@@ -125,16 +140,30 @@ def _check_config(overrides: Mapping[str, Any]) -> dict[str, Any]:
         raise ValueError(f"unknown Real-ESRGAN option(s) {unknown}; known: {sorted(REALESRGAN_X4PLUS)}")
     cfg = dict(REALESRGAN_X4PLUS)
     cfg.update(overrides)
-    for key in ("sinc_prob", "sinc_prob2", "gaussian_noise_prob", "gaussian_noise_prob2", "gray_noise_prob",
-                "gray_noise_prob2", "second_blur_prob", "final_sinc_prob"):
+    for key in (
+        "sinc_prob",
+        "sinc_prob2",
+        "gaussian_noise_prob",
+        "gaussian_noise_prob2",
+        "gray_noise_prob",
+        "gray_noise_prob2",
+        "second_blur_prob",
+        "final_sinc_prob",
+    ):
         if not 0.0 <= float(cfg[key]) <= 1.0:
             raise ValueError(f"{key} must be a probability in [0, 1], got {cfg[key]!r}")
     for key in ("jpeg_range", "jpeg_range2"):
         lo, hi = cfg[key]
         if not 1 <= lo <= hi <= 100:
             raise ValueError(f"{key} must be a (low, high) JPEG quality range within [1, 100], got {cfg[key]!r}")
-    for key in ("noise_range", "noise_range2", "poisson_scale_range", "poisson_scale_range2",
-                "resize_range", "resize_range2"):
+    for key in (
+        "noise_range",
+        "noise_range2",
+        "poisson_scale_range",
+        "poisson_scale_range2",
+        "resize_range",
+        "resize_range2",
+    ):
         lo, hi = cfg[key]
         if not 0 <= lo <= hi:
             raise ValueError(f"{key} must be a (low, high) range with 0 <= low <= high, got {cfg[key]!r}")
@@ -163,8 +192,9 @@ class RealESRGANDegradation(Degradation):
 
     channels = (1, 3)
 
-    def __init__(self, order: int = 1, scale: int = 4, *, name: str | None = None, per_sample: bool = False,
-                 **options: Any) -> None:
+    def __init__(
+        self, order: int = 1, scale: int = 4, *, name: str | None = None, per_sample: bool = False, **options: Any
+    ) -> None:
         self.per_sample = bool(per_sample)
         if order not in (1, 2) or isinstance(order, bool):
             raise ValueError(f"order must be 1 or 2, got {order!r}")
@@ -174,26 +204,40 @@ class RealESRGANDegradation(Degradation):
         self.options = dict(options)
         self.cfg = _check_config(options)
         c = self.cfg
-        self.kernels1 = MixedKernelSampler(c["kernel_list"], c["kernel_prob"], sigma_range=c["blur_sigma"],
-                                           betag_range=c["betag_range"], betap_range=c["betap_range"],
-                                           sinc_prob=c["sinc_prob"])
-        self.kernels2 = MixedKernelSampler(c["kernel_list2"], c["kernel_prob2"], sigma_range=c["blur_sigma2"],
-                                           betag_range=c["betag_range2"], betap_range=c["betap_range2"],
-                                           sinc_prob=c["sinc_prob2"])
+        self.kernels1 = MixedKernelSampler(
+            c["kernel_list"],
+            c["kernel_prob"],
+            sigma_range=c["blur_sigma"],
+            betag_range=c["betag_range"],
+            betap_range=c["betap_range"],
+            sinc_prob=c["sinc_prob"],
+        )
+        self.kernels2 = MixedKernelSampler(
+            c["kernel_list2"],
+            c["kernel_prob2"],
+            sigma_range=c["blur_sigma2"],
+            betag_range=c["betag_range2"],
+            betap_range=c["betap_range2"],
+            sinc_prob=c["sinc_prob2"],
+        )
         self.name = name if name is not None else f"realesrgan{order}"
 
     def output_size(self, height: int, width: int) -> tuple[int, int]:
         return height // self.scale, width // self.scale
 
-    def _stage_draws(self, n: int, suffix: str, generator: torch.Generator | None,
-                     device: torch.device) -> dict[str, Tensor]:
+    def _stage_draws(
+        self, n: int, suffix: str, generator: torch.Generator | None, device: torch.device
+    ) -> dict[str, Tensor]:
         c = self.cfg
         u = rand((n, 6), generator, device, torch.float64)
         probs = torch.tensor(c["resize_prob" + suffix], dtype=torch.float64, device=device)
         updown = torch.searchsorted(torch.cumsum(probs / probs.sum(), 0), u[:, 0].contiguous(), right=True)
         lo, hi = c["resize_range" + suffix]
-        factor = torch.where(updown == 0, 1 + (hi - 1) * u[:, 1],
-                             torch.where(updown == 1, lo + (1 - lo) * u[:, 1], torch.ones_like(u[:, 1])))
+        factor = torch.where(
+            updown == 0,
+            1 + (hi - 1) * u[:, 1],
+            torch.where(updown == 1, lo + (1 - lo) * u[:, 1], torch.ones_like(u[:, 1])),
+        )
         gauss = u[:, 2] < c["gaussian_noise_prob" + suffix]
         nlo, nhi = c["noise_range" + suffix]
         plo, phi = c["poisson_scale_range" + suffix]
@@ -205,10 +249,11 @@ class RealESRGANDegradation(Degradation):
         return {"factor": factor, "gauss": gauss, "level": level, "gray": gray, "quality": quality, "mode": mode}
 
     @staticmethod
-    def _noise(x: Tensor, d: dict[str, Tensor], host: dict[str, list], i: int,
-               generator: torch.Generator | None) -> Tensor:
-        level = d["level"][i:i + 1]
-        gray = d["gray"][i:i + 1] if host["gray"][i] else None
+    def _noise(
+        x: Tensor, d: dict[str, Tensor], host: dict[str, list], i: int, generator: torch.Generator | None
+    ) -> Tensor:
+        level = d["level"][i : i + 1]
+        gray = d["gray"][i : i + 1] if host["gray"][i] else None
         if host["gauss"][i]:
             return add_gaussian_noise(x, level, gray, generator, clip=True)
         return add_poisson_noise(x, level, gray, generator, clip=True)
@@ -230,8 +275,9 @@ class RealESRGANDegradation(Degradation):
             return filter2d_sized(x, sinc, size)
         sel = torch.tensor(idx, device=x.device)
         out = x.clone()
-        out.index_copy_(0, sel, filter2d_sized(x.index_select(0, sel), sinc.index_select(0, sel),
-                                               size.index_select(0, sel)))
+        out.index_copy_(
+            0, sel, filter2d_sized(x.index_select(0, sel), sinc.index_select(0, sel), size.index_select(0, sel))
+        )
         return out
 
     def _apply(self, x: Tensor, generator: torch.Generator | None) -> Tensor:
@@ -284,7 +330,7 @@ class RealESRGANDegradation(Degradation):
             return (y * 255.0).round().clamp(0, 255) / 255.0
         outs = []
         for i in range(n):
-            yi = y[i:i + 1]
+            yi = y[i : i + 1]
             f = h1["factor"][i]
             yi = _resize(yi, (int(h * f), int(w * f)), _MODES[h1["mode"][i]])
             yi = self._noise(yi, d1, h1, i, generator)
@@ -332,8 +378,11 @@ def _blur_options(kind: str, suffix: str) -> dict[str, Any]:
         "sinc": (("iso",), 1.0),
     }
     kinds, sinc = table[kind]
-    return {"kernel_list" + suffix: kinds, "kernel_prob" + suffix: tuple(base[k] for k in kinds),
-            "sinc_prob" + suffix: sinc}
+    return {
+        "kernel_list" + suffix: kinds,
+        "kernel_prob" + suffix: tuple(base[k] for k in kinds),
+        "sinc_prob" + suffix: sinc,
+    }
 
 
 def realesrgan_confounders(order: int = 1, scale: int = 4, split: str = "isotropy") -> list[RealESRGANDegradation]:

@@ -14,8 +14,15 @@ from typing import Any
 
 import torch
 
-__all__ = ["ForwardFn", "LossFn", "check_output_shape", "confounder_losses", "default_forward", "model_signature",
-           "validate_batches"]
+__all__ = [
+    "ForwardFn",
+    "LossFn",
+    "check_output_shape",
+    "confounder_losses",
+    "default_forward",
+    "model_signature",
+    "validate_batches",
+]
 
 ForwardFn = Callable[[Callable[..., Any], Any], "tuple[Any, Any]"]
 LossFn = Callable[[Any, Any], torch.Tensor]
@@ -42,9 +49,7 @@ def _check_pair(batch: Any, what: str) -> tuple[torch.Tensor, torch.Tensor]:
         if t.dim() < 1 or t.shape[0] == 0:
             raise ValueError(f"{what}: {name} must have a non-empty batch dimension, got shape {tuple(t.shape)}")
     if inputs.shape[0] != target.shape[0]:
-        raise ValueError(
-            f"{what}: input and target batch sizes differ: {tuple(inputs.shape)} vs {tuple(target.shape)}"
-        )
+        raise ValueError(f"{what}: input and target batch sizes differ: {tuple(inputs.shape)} vs {tuple(target.shape)}")
     return inputs, target
 
 
@@ -58,8 +63,9 @@ def model_signature(module: torch.nn.Module | None) -> tuple[torch.device, torch
     return None
 
 
-def _check_placement(pairs: list[tuple[str, torch.Tensor, torch.Tensor]],
-                     expect: tuple[torch.device, torch.dtype]) -> None:
+def _check_placement(
+    pairs: list[tuple[str, torch.Tensor, torch.Tensor]], expect: tuple[torch.device, torch.dtype]
+) -> None:
     device, dtype = expect
     for what, x, y in pairs:
         for name, t in (("input", x), ("target", y)):
@@ -71,7 +77,11 @@ def _check_placement(pairs: list[tuple[str, torch.Tensor, torch.Tensor]],
 
 
 def validate_batches(
-    confounder_batches: Sequence[Any], query_batch: Any, *, needs_query: bool, typed: bool,
+    confounder_batches: Sequence[Any],
+    query_batch: Any,
+    *,
+    needs_query: bool,
+    typed: bool,
     module: torch.nn.Module | None = None,
 ) -> list[Any]:
     """Check the arguments of ``DILWrapper.step`` and return the confounder batches as a list.

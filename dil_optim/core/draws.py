@@ -63,6 +63,8 @@ class Draws:
             return self.first
         got = self._call()
         if len(got) != len(self.first):
-            raise ValueError(f"confounder_batches() call {self.calls} returned {len(got)} batches, "
-                             f"the first call {len(self.first)}: every draw needs one batch per confounder")
+            raise ValueError(
+                f"confounder_batches() call {self.calls} returned {len(got)} batches, "
+                f"the first call {len(self.first)}: every draw needs one batch per confounder"
+            )
         return got

@@ -8,8 +8,8 @@ would move away from the adapted weights; the Reptile direction is ``theta - the
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
-from typing import Any, Callable
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any
 
 import torch
 
@@ -31,8 +31,9 @@ def inner_loop(
 
     ``after_backward`` runs between the backward pass and the inner step (e.g. averaging the
     inner gradients across ranks). With a ``scaler`` (float16) the loss is scaled and the
-    scaler steps ``inner_opt``, skipping steps whose gradients overflowed. Returns the detached per-batch losses of every inner step. Leaves ``p.grad`` holding the
-    last inner gradient; the caller replaces it.
+    scaler steps ``inner_opt``, skipping steps whose gradients overflowed. Returns the detached
+    per-batch losses of every inner step. Leaves ``p.grad`` holding the last inner gradient; the
+    caller replaces it.
     """
     history: list[list[torch.Tensor]] = []
     for group in schedule:
@@ -55,8 +56,8 @@ def inner_loop(
 @torch.no_grad()
 def reptile_gradients(params: Sequence[torch.nn.Parameter], theta: Sequence[torch.Tensor]) -> list[torch.Tensor]:
     """Set ``p.grad = theta - p`` and restore ``p = theta`` for every parameter; return the grads."""
-    plist = list(params)
-    deltas = torch._foreach_sub(list(theta), plist)
+    plist: list[torch.Tensor] = list(params)
+    deltas = list(torch._foreach_sub(list(theta), plist))
     torch._foreach_copy_(plist, list(theta))
     for p, d in zip(plist, deltas):
         p.grad = d

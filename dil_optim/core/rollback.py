@@ -29,9 +29,16 @@ class Rollback:
         self._scaler: Any = None
         self._scaler_state: dict[str, Any] | None = None
 
-    def take(self, params: list[torch.nn.Parameter], buffers: list[torch.Tensor],
-             inner_optimizer: torch.optim.Optimizer | None, generator: torch.Generator, scaler: Any,
-             *, theta: bool) -> None:
+    def take(
+        self,
+        params: list[torch.nn.Parameter],
+        buffers: list[torch.Tensor],
+        inner_optimizer: torch.optim.Optimizer | None,
+        generator: torch.Generator,
+        scaler: Any,
+        *,
+        theta: bool,
+    ) -> None:
         """Copy the state a step may change; with ``theta`` also the parameters' values (for the
         first-order variants, whose inner steps move the parameters in place)."""
         self._params = list(params) if theta else []
@@ -65,8 +72,10 @@ class Rollback:
         if not tensors:
             return []
         kept = self._keep.get(name)
-        if kept is None or len(kept) != len(tensors) or any(
-            k.shape != t.shape or k.dtype != t.dtype or k.device != t.device for k, t in zip(kept, tensors)
+        if (
+            kept is None
+            or len(kept) != len(tensors)
+            or any(k.shape != t.shape or k.dtype != t.dtype or k.device != t.device for k, t in zip(kept, tensors))
         ):
             kept = self._keep[name] = [torch.empty_like(t) for t in tensors]
         with torch.no_grad():

@@ -4,15 +4,16 @@ Both functions return the gradient of the outer loss with respect to theta (the 
 parameters), differentiating through the virtual update; they do not touch ``p.grad`` or any
 optimizer. Under ``torch.distributed``, ``reduce`` averages the inner gradient across ranks
 inside the graph (a differentiable all-reduce), so phi is the one a single process with the
-global batch would compute and the outer gradient, once averaged, equals that process's. The real module's parameters are never modified; its buffers change only through
-the single real (non-virtual) forward pass on the query batch.
+global batch would compute and the outer gradient, once averaged, equals that process's. The
+real module's parameters are never modified; its buffers change only through the single real
+(non-virtual) forward pass on the query batch.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 import torch
 
@@ -80,9 +81,7 @@ def parallel_second_order(
     (outer,) = losses_fn(fm.bind(phi, virtual=False), [query])
     grads = _grad(scale(outer), theta, create_graph=False)
     fm.commit()
-    return SecondOrderResult(
-        [x.detach() for x in inner], outer.detach(), grads, {k: v.detach() for k, v in g.items()}
-    )
+    return SecondOrderResult([x.detach() for x in inner], outer.detach(), grads, {k: v.detach() for k, v in g.items()})
 
 
 def serial_second_order(

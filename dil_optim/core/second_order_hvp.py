@@ -36,8 +36,16 @@ __all__ = ["batch_coupled", "parallel_second_order_hvp", "serial_second_order_hv
 
 
 def _query_gradient(
-    fm: FunctionalModel, theta: dict[str, torch.Tensor], g: dict[str, torch.Tensor], query: Any,
-    losses_fn: LossesFn, vstep: VirtualStep, scale: Scale, weight: float, *, virtual: bool,
+    fm: FunctionalModel,
+    theta: dict[str, torch.Tensor],
+    g: dict[str, torch.Tensor],
+    query: Any,
+    losses_fn: LossesFn,
+    vstep: VirtualStep,
+    scale: Scale,
+    weight: float,
+    *,
+    virtual: bool,
 ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
     """phi = vstep(theta, g) as fresh leaves; returns the query loss at phi and
     ``d (scale(L_q) * weight) / d phi``, both graph-free."""
@@ -50,8 +58,13 @@ def _query_gradient(
 
 
 def _hvp(
-    call: Any, theta: dict[str, torch.Tensor], group: Sequence[Any], w: dict[str, torch.Tensor],
-    losses_fn: LossesFn, scale: Scale, weight: float,
+    call: Any,
+    theta: dict[str, torch.Tensor],
+    group: Sequence[Any],
+    w: dict[str, torch.Tensor],
+    losses_fn: LossesFn,
+    scale: Scale,
+    weight: float,
 ) -> dict[str, torch.Tensor]:
     """``H w`` with H the Hessian of ``weight * sum(losses of group)`` at theta (double backward)."""
     losses = losses_fn(call, group)
@@ -148,5 +161,7 @@ def batch_coupled(module: torch.nn.Module) -> bool:
     """Whether a forward pass of ``module`` mixes samples through batch statistics (a BatchNorm
     in training mode, or one without running statistics), so that the loss of a concatenated
     batch is not the mean of its parts' losses."""
-    return any(isinstance(m, torch.nn.modules.batchnorm._BatchNorm) and (m.training or m.running_mean is None)
-               for m in module.modules())
+    return any(
+        isinstance(m, torch.nn.modules.batchnorm._BatchNorm) and (m.training or m.running_mean is None)
+        for m in module.modules()
+    )

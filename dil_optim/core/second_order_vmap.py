@@ -40,11 +40,14 @@ def stack_batches(batches: Sequence[Any]) -> Any:
         if not all(isinstance(x, torch.Tensor) for x in leaves):
             raise ValueError(
                 "second_order='vmap' needs batches made of tensors only (tuples, lists, dicts of "
-                f"tensors); leaf {j} is {type(leaves[0]).__name__}")
+                f"tensors); leaf {j} is {type(leaves[0]).__name__}"
+            )
         if any(x.shape != leaves[0].shape or x.dtype != leaves[0].dtype for x in leaves[1:]):
             raise ValueError(
                 "second_order='vmap' stacks the confounder batches, so they must have equal shapes; got "
-                + ", ".join(str(tuple(x.shape)) for x in leaves) + " (use second_order='graph' or 'hvp')")
+                + ", ".join(str(tuple(x.shape)) for x in leaves)
+                + " (use second_order='graph' or 'hvp')"
+            )
         stacked.append(torch.stack(list(leaves)))
     return tree_unflatten(stacked, specs[0])
 
@@ -80,8 +83,9 @@ def serial_second_order_vmap(
         (loss,) = losses_fn(call(t, bufs), [batch])
         return loss * s, loss
 
-    def branch(t: dict[str, torch.Tensor], batch: Any, ibufs: dict[str, torch.Tensor],
-               qbufs: dict[str, torch.Tensor]) -> Any:
+    def branch(
+        t: dict[str, torch.Tensor], batch: Any, ibufs: dict[str, torch.Tensor], qbufs: dict[str, torch.Tensor]
+    ) -> Any:
         g_scaled, inner = grad(inner_loss, has_aux=True)(t, batch, ibufs)
         g = {k: v / s for k, v in g_scaled.items()}
         phi = vstep.apply(t, g)
@@ -90,15 +94,18 @@ def serial_second_order_vmap(
 
     theta0 = {k: t.detach() for k, t in theta.items()}
     try:
-        per_branch, (inner, outer, g) = vmap(grad(branch, has_aux=True), in_dims=(None, 0, 0, 0),
-                                             randomness="different")(theta0, stacked, inner_bufs, query_bufs)
+        per_branch, (inner, outer, g) = vmap(
+            grad(branch, has_aux=True), in_dims=(None, 0, 0, 0), randomness="different"
+        )(theta0, stacked, inner_bufs, query_bufs)
     except (RuntimeError, NotImplementedError) as exc:
         raise ValueError(
             f"second_order='vmap' cannot vectorise this model's DIL_ss step with torch.func.vmap: {exc} "
-            "(use second_order='graph' or 'hvp')") from exc
+            "(use second_order='graph' or 'hvp')"
+        ) from exc
     with torch.no_grad():
         for k, b in real.items():
             b.copy_(query_bufs[k][n - 1])
     grads = {k: v.sum(0) for k, v in per_branch.items()}
-    return SecondOrderResult(list(inner.detach().unbind(0)), outer.detach().mean(), grads,
-                             {k: v.detach().mean(0) for k, v in g.items()})
+    return SecondOrderResult(
+        list(inner.detach().unbind(0)), outer.detach().mean(), grads, {k: v.detach().mean(0) for k, v in g.items()}
+    )

@@ -32,8 +32,11 @@ def check_optimizer_covers(module: nn.Module, optimizer: torch.optim.Optimizer) 
             "another model's parameters?); build it with optimizer_cls(model.parameters(), ...)"
         )
     if covered < len(trainable):
-        logger.warning("the optimizer holds %d of the model's %d trainable parameters; the others are not "
-                       "updated", covered, len(trainable))
+        logger.warning(
+            "the optimizer holds %d of the model's %d trainable parameters; the others are not updated",
+            covered,
+            len(trainable),
+        )
     for i, group in enumerate(optimizer.param_groups):
         lr = group.get("lr")
         if isinstance(lr, (int, float)) and not (math.isfinite(lr) and lr >= 0):
@@ -56,14 +59,17 @@ def validate_state(state: Any, w: Any, version: int) -> None:
     gen = state["generator"]
     expected = w.generator.get_state().shape
     if not isinstance(gen, torch.Tensor) or gen.dtype != torch.uint8 or gen.shape != expected:
-        raise ValueError("DILWrapper state: generator must be the uint8 tensor of torch.Generator.get_state() "
-                         f"with shape {tuple(expected)}, got "
-                         f"{getattr(gen, 'dtype', type(gen).__name__)} {tuple(getattr(gen, 'shape', ()))}")
+        raise ValueError(
+            "DILWrapper state: generator must be the uint8 tensor of torch.Generator.get_state() "
+            f"with shape {tuple(expected)}, got "
+            f"{getattr(gen, 'dtype', type(gen).__name__)} {tuple(getattr(gen, 'shape', ()))}"
+        )
     if (state["inner_optimizer"] is None) != (w.inner_optimizer is None):
         raise ValueError("state and wrapper disagree on having an inner optimizer")
     if w.inner_optimizer is not None:
         validate_optimizer_state(w.inner_optimizer, state["inner_optimizer"], "inner_optimizer")
     _validate_virtual_state(state["virtual_step"], w)
+
 
 def _validate_virtual_state(vs: Any, w: Any) -> None:
     if not isinstance(vs, dict) or not {"kind", "t", "exp_avg", "exp_avg_sq"} <= set(vs):
@@ -79,12 +85,16 @@ def _validate_virtual_state(vs: Any, w: Any) -> None:
             raise ValueError(f"DILWrapper state: virtual_step.{key} must be a dict, got {type(moments).__name__}")
         if moments and set(moments) != set(named):
             extra, lacking = sorted(set(moments) - set(named)), sorted(set(named) - set(moments))
-            raise ValueError(f"DILWrapper state: virtual_step.{key} is for other parameters "
-                             f"(unknown: {extra[:3]}, missing: {lacking[:3]})")
+            raise ValueError(
+                f"DILWrapper state: virtual_step.{key} is for other parameters "
+                f"(unknown: {extra[:3]}, missing: {lacking[:3]})"
+            )
         for name, m in moments.items():
             if not isinstance(m, torch.Tensor) or m.shape != named[name].shape:
-                raise ValueError(f"DILWrapper state: virtual_step.{key}[{name!r}] must be a tensor of shape "
-                                 f"{tuple(named[name].shape)}, got {tuple(getattr(m, 'shape', ()))}")
+                raise ValueError(
+                    f"DILWrapper state: virtual_step.{key}[{name!r}] must be a tensor of shape "
+                    f"{tuple(named[name].shape)}, got {tuple(getattr(m, 'shape', ()))}"
+                )
 
 
 def validate_optimizer_state(opt: torch.optim.Optimizer, sd: Any, what: str) -> None:
@@ -94,15 +104,18 @@ def validate_optimizer_state(opt: torch.optim.Optimizer, sd: Any, what: str) -> 
         raise ValueError(f"DILWrapper state: {what} must be an optimizer state_dict with 'state' and 'param_groups'")
     groups = opt.param_groups
     if len(sd["param_groups"]) != len(groups):
-        raise ValueError(f"DILWrapper state: {what} has {len(sd['param_groups'])} param groups, this one has "
-                         f"{len(groups)}")
+        raise ValueError(
+            f"DILWrapper state: {what} has {len(sd['param_groups'])} param groups, this one has {len(groups)}"
+        )
     index: dict[Any, torch.Tensor] = {}
     for i, (saved, group) in enumerate(zip(sd["param_groups"], groups)):
         ids = saved.get("params") if isinstance(saved, dict) else None
         if not isinstance(ids, list) or len(ids) != len(group["params"]):
-            raise ValueError(f"DILWrapper state: {what} param group {i} holds "
-                             f"{len(ids) if isinstance(ids, list) else '?'} parameters, this one "
-                             f"{len(group['params'])} (a state for another model?)")
+            raise ValueError(
+                f"DILWrapper state: {what} param group {i} holds "
+                f"{len(ids) if isinstance(ids, list) else '?'} parameters, this one "
+                f"{len(group['params'])} (a state for another model?)"
+            )
         index.update(zip(ids, group["params"]))
     for pid, st in sd["state"].items():
         if pid not in index or not isinstance(st, dict):
@@ -110,5 +123,7 @@ def validate_optimizer_state(opt: torch.optim.Optimizer, sd: Any, what: str) -> 
         p = index[pid]
         for key, v in st.items():
             if isinstance(v, torch.Tensor) and v.dim() > 0 and v.shape != p.shape:
-                raise ValueError(f"DILWrapper state: {what} state[{pid!r}][{key!r}] has shape {tuple(v.shape)}, "
-                                 f"its parameter {tuple(p.shape)} (a state for another model?)")
+                raise ValueError(
+                    f"DILWrapper state: {what} state[{pid!r}][{key!r}] has shape {tuple(v.shape)}, "
+                    f"its parameter {tuple(p.shape)} (a state for another model?)"
+                )

@@ -46,8 +46,10 @@ class StepStats:
         return self._floats()[self._n + 1]
 
     def __repr__(self) -> str:
-        return (f"StepStats(confounder_losses={self.confounder_losses}, outer_loss={self.outer_loss}, "
-                f"grad_norm={self.grad_norm})")
+        return (
+            f"StepStats(confounder_losses={self.confounder_losses}, outer_loss={self.outer_loss}, "
+            f"grad_norm={self.grad_norm})"
+        )
 
 
 def total_norm(grads: list[torch.Tensor]) -> torch.Tensor:
@@ -71,5 +73,7 @@ def non_finite_message(values: list[float], variant: str) -> str:
         bad.append(f"outer loss = {values[n]}")
     if not finite(values[n + 1]):
         bad.append(f"gradient norm = {values[n + 1]}")
-    return (f"non-finite value in DIL step (variant {variant!r}): {'; '.join(bad)}; "
-            "parameters, buffers and optimizer state were left unchanged")
+    return (
+        f"non-finite value in DIL step (variant {variant!r}): {'; '.join(bad)}; "
+        "parameters, buffers and optimizer state were left unchanged"
+    )

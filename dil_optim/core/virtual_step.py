@@ -13,6 +13,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 import torch
 
@@ -76,7 +77,9 @@ class VirtualStep:
         return (m / (1.0 - b1**t)) / (root + self.eps)
 
     @torch.no_grad()
-    def direction_vjp(self, grads: dict[str, torch.Tensor], cotangent: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    def direction_vjp(
+        self, grads: dict[str, torch.Tensor], cotangent: dict[str, torch.Tensor]
+    ) -> dict[str, torch.Tensor]:
         """``U'(g) * w``: the cotangent pulled back through the step's direction ``U(g)``.
 
         phi = theta - lr * U(g) with U the identity (``"sgd"``) or Adam's direction, which acts
@@ -141,12 +144,12 @@ class VirtualStep:
             "exp_avg_sq": {k: v.clone() for k, v in self.exp_avg_sq.items()},
         }
 
-    def load_state_dict(self, state: dict[str, object]) -> None:
+    def load_state_dict(self, state: dict[str, Any]) -> None:
         if state.get("kind") != self.kind:
             raise ValueError(f"checkpoint's virtual step is {state.get('kind')!r}, this wrapper uses {self.kind!r}")
-        self.t = int(state["t"])  # type: ignore[arg-type]
-        self.exp_avg = {k: v.clone() for k, v in state["exp_avg"].items()}  # type: ignore[union-attr]
-        self.exp_avg_sq = {k: v.clone() for k, v in state["exp_avg_sq"].items()}  # type: ignore[union-attr]
+        self.t = int(state["t"])
+        self.exp_avg = {k: v.clone() for k, v in state["exp_avg"].items()}
+        self.exp_avg_sq = {k: v.clone() for k, v in state["exp_avg_sq"].items()}
 
 
 def _groups(tensors: dict[str, torch.Tensor]) -> list[list[str]]:

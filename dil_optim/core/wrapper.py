@@ -125,7 +125,7 @@ class DILWrapper:
         self.variant = _normalise_variant(variant)
         self.model = model
         self._ddp = isinstance(model, DistributedDataParallel)
-        self.module: nn.Module = model.module if self._ddp else model
+        self.module: nn.Module = model.module if isinstance(model, DistributedDataParallel) else model
         self.optimizer = optimizer
         self.loss_fn: LossFn = loss_fn if loss_fn is not None else nn.L1Loss()
         self.forward_fn: ForwardFn = forward_fn if forward_fn is not None else default_forward
@@ -183,18 +183,26 @@ class DILWrapper:
 
     def _check_second_order(self, mode: str, backend: str) -> str:
         if mode not in SECOND_ORDER_MODES:
-            raise ValueError(f"unknown second_order {mode!r}; expected one of {', '.join(map(repr, SECOND_ORDER_MODES))}")
+            raise ValueError(
+                f"unknown second_order {mode!r}; expected one of {', '.join(map(repr, SECOND_ORDER_MODES))}"
+            )
         if mode != "graph" and self.variant not in ("ss", "ps"):
-            raise ValueError(f"second_order={mode!r} applies to DIL_ss and DIL_ps only, not to variant {self.variant!r}")
+            raise ValueError(
+                f"second_order={mode!r} applies to DIL_ss and DIL_ps only, not to variant {self.variant!r}"
+            )
         if mode == "vmap":
             if self.variant != "ss":
-                raise ValueError("second_order='vmap' vectorises DIL_ss's n independent branches; DIL_ps has one "
-                                 "(use 'graph' or 'hvp')")
+                raise ValueError(
+                    "second_order='vmap' vectorises DIL_ss's n independent branches; DIL_ps has one "
+                    "(use 'graph' or 'hvp')"
+                )
             if backend != "torch_func":
                 raise ValueError(f"second_order='vmap' needs backend='torch_func' (torch.func.vmap), not {backend!r}")
             if self.comm.active:
-                raise ValueError("second_order='vmap' cannot run under torch.distributed: the inner gradient's "
-                                 "all-reduce cannot run inside vmap (use 'graph' or 'hvp')")
+                raise ValueError(
+                    "second_order='vmap' cannot run under torch.distributed: the inner gradient's "
+                    "all-reduce cannot run inside vmap (use 'graph' or 'hvp')"
+                )
         return mode
 
     def _named_trainable(self) -> dict[str, nn.Parameter]:
@@ -233,8 +241,10 @@ class DILWrapper:
             FloatingPointError: a non-finite loss or gradient (everything is rolled back).
         """
         second = self.variant in ("ss", "ps")
-        draws = Draws(confounder_batches, lambda b: validate_batches(b, query_batch, needs_query=second,
-                                                                     typed=self._typed, module=self.module))
+        draws = Draws(
+            confounder_batches,
+            lambda b: validate_batches(b, query_batch, needs_query=second, typed=self._typed, module=self.module),
+        )
         batches = draws.first
         if query_batch is not None and not second and not self._warned_query:
             logger.warning("variant %r does not use query_batch; it is ignored", self.variant)
@@ -242,17 +252,25 @@ class DILWrapper:
 
         named = self._named_trainable()
         params = list(named.values())
-        self._rollback.take(params, list(self.module.buffers()), self.inner_optimizer, self.generator,
-                            self.scaler, theta=self.variant in ("sf", "pf"))
+        self._rollback.take(
+            params,
+            list(self.module.buffers()),
+            self.inner_optimizer,
+            self.generator,
+            self.scaler,
+            theta=self.variant in ("sf", "pf"),
+        )
         try:
-            losses, outer, grads, inner_grad = self._compute(batches, query_batch, named, params,
-                                                             self._rollback.theta, draws.more)
+            losses, outer, grads, inner_grad = self._compute(
+                batches, query_batch, named, params, self._rollback.theta, draws.more
+            )
             grad_norm = total_norm(grads)
             scaled = self.scaler is not None and self.variant not in ("sf", "pf")
             if scaled:
                 grad_norm = grad_norm / self._scale()
-            stacked = torch.cat([torch.stack([x.detach() for x in (*losses, outer)]).double(),
-                                 grad_norm.detach().double().reshape(1)])
+            stacked = torch.cat(
+                [torch.stack([x.detach() for x in (*losses, outer)]).double(), grad_norm.detach().double().reshape(1)]
+            )
             self.comm.mean_([stacked])
             stats = StepStats(stacked, len(losses))
             if self.check_finite:
@@ -307,6 +325,7 @@ class DILWrapper:
 
         if self.variant in ("sf", "pf"):
             assert self.inner_optimizer is not None and theta is not None
+
             def sets() -> Iterator[list[Any]]:
                 """One set of batches per DIL_pf inner step / DIL_sf pass, drawn lazily: fresh
                 ones from ``more()`` (confounder_batches given as a callable), else the first again."""
@@ -314,6 +333,7 @@ class DILWrapper:
                 for _ in range(self.inner_steps - 1):
                     yield more() if more is not None else batches
 
+            schedule: Iterator[list[Any]]
             if self.variant == "sf":
                 order = self._order(len(batches))
                 schedule = ([b[i]] for b in sets() for i in order)
@@ -325,7 +345,11 @@ class DILWrapper:
                 sync_inner = lambda: self.comm.mean_([p.grad for p in params if p.grad is not None])  # noqa: E731
             with model.no_sync() if (self._ddp and local) else contextlib.nullcontext():  # type: ignore[operator]
                 history = inner_loop(
-                    params, self.inner_optimizer, schedule, lambda group: self._losses(model, group), sync_inner,
+                    params,
+                    self.inner_optimizer,
+                    schedule,
+                    lambda group: self._losses(model, group),
+                    sync_inner,
                     self.scaler,
                 )
             if self.variant == "sf":
@@ -340,19 +364,25 @@ class DILWrapper:
             return losses, torch.stack(losses).mean(), grads, None
 
         assert self._fm is not None
-        args = (dict(named), batches, query, self._losses, self.vstep)
+        named_theta: dict[str, torch.Tensor] = dict(named)
+        args = (named_theta, batches, query, self._losses, self.vstep)
         if self.second_order == "vmap":
             res = serial_second_order_vmap(self.module, *args, self._scaled)
         elif self.second_order == "hvp" and self.variant == "ps":
             split = not (self._typed and batch_coupled(self.module))  # concatenated forward + BatchNorm: together
             if not split and not self._told_coupled:
-                logger.info("second_order='hvp': the model has BatchNorm using batch statistics, so DIL_ps's "
-                            "inner batches stay concatenated (one HVP over all of them) to match 'graph'")
+                logger.info(
+                    "second_order='hvp': the model has BatchNorm using batch statistics, so DIL_ps's "
+                    "inner batches stay concatenated (one HVP over all of them) to match 'graph'"
+                )
                 self._told_coupled = True
             res = parallel_second_order_hvp(self._fm, *args, self.comm.mean, self._scaled, split=split)
         else:
-            fn = {("ps", "graph"): parallel_second_order, ("ss", "graph"): serial_second_order,
-                  ("ss", "hvp"): serial_second_order_hvp}[(self.variant, self.second_order)]
+            fn = {
+                ("ps", "graph"): parallel_second_order,
+                ("ss", "graph"): serial_second_order,
+                ("ss", "hvp"): serial_second_order_hvp,
+            }[(self.variant, self.second_order)]
             res = fn(self._fm, *args, self.comm.mean, self._scaled)
         self.comm.mean_(list(res.grads.values()))
         for k, p in named.items():

@@ -26,7 +26,12 @@ logger = logging.getLogger(__name__)
 
 #: Names of the built-in training photographs (``builtin_images("train")``).
 BUILTIN_TRAIN: tuple[str, ...] = (
-    "rocket", "motorcycle_left", "motorcycle_right", "hubble_deep_field", "immunohistochemistry", "retina",
+    "rocket",
+    "motorcycle_left",
+    "motorcycle_right",
+    "hubble_deep_field",
+    "immunohistochemistry",
+    "retina",
 )
 #: Names of the built-in test photographs (``builtin_images("test")``, ``TestSet("builtin")``).
 BUILTIN_TEST: tuple[str, ...] = ("astronaut", "chelsea", "coffee")

@@ -57,8 +57,15 @@ def _open(url: str, offset: int, timeout: float):  # -> an HTTP response
         raise DownloadError(f"download of {url} failed: {exc}") from exc
 
 
-def download(url: str, dest: str | os.PathLike[str], sha256: str, *, timeout: float = 60.0,
-             chunk_size: int = 1 << 20, progress: Progress | None = None) -> Path:
+def download(
+    url: str,
+    dest: str | os.PathLike[str],
+    sha256: str,
+    *,
+    timeout: float = 60.0,
+    chunk_size: int = 1 << 20,
+    progress: Progress | None = None,
+) -> Path:
     """Download ``url`` to ``dest`` and check that its sha256 is ``sha256``; returns ``dest``.
 
     - ``dest`` already present with the right checksum: nothing is downloaded.
@@ -82,8 +89,10 @@ def download(url: str, dest: str | os.PathLike[str], sha256: str, *, timeout: fl
         if got == expected:
             logger.debug("%s already present and verified", dest)
             return dest
-        raise FileExistsError(f"{dest} exists with sha256 {got}, expected {expected}; "
-                              f"it is left as it is: delete it to download {url} again")
+        raise FileExistsError(
+            f"{dest} exists with sha256 {got}, expected {expected}; "
+            f"it is left as it is: delete it to download {url} again"
+        )
     dest.parent.mkdir(parents=True, exist_ok=True)
     part = dest.with_name(dest.name + ".part")
     offset = part.stat().st_size if part.exists() else 0
@@ -120,23 +129,32 @@ def download(url: str, dest: str | os.PathLike[str], sha256: str, *, timeout: fl
                     f.flush()
                     os.fsync(f.fileno())
             except (OSError, http.client.HTTPException) as exc:
-                raise DownloadError(f"download of {url} interrupted after {done} bytes "
-                                    f"(kept in {part}, the next call resumes): {exc}") from exc
+                raise DownloadError(
+                    f"download of {url} interrupted after {done} bytes (kept in {part}, the next call resumes): {exc}"
+                ) from exc
             if total is not None and done < total:
-                raise DownloadError(f"download of {url} stopped at {done} of {total} bytes "
-                                    f"(kept in {part}, the next call resumes)")
+                raise DownloadError(
+                    f"download of {url} stopped at {done} of {total} bytes (kept in {part}, the next call resumes)"
+                )
     got = file_sha256(part)
     if got != expected:
         part.unlink()
-        raise ChecksumError(f"{url}: expected sha256 {expected}, got {got}; the download was "
-                            f"discarded and nothing in {dest.parent} was changed")
+        raise ChecksumError(
+            f"{url}: expected sha256 {expected}, got {got}; the download was "
+            f"discarded and nothing in {dest.parent} was changed"
+        )
     os.replace(part, dest)
     logger.info("downloaded %s -> %s", url, dest)
     return dest
 
 
-def download_test_set(name: str, data_root: str | os.PathLike[str] | None = None, *,
-                      timeout: float = 60.0, progress: Progress | None = None) -> Path:
+def download_test_set(
+    name: str,
+    data_root: str | os.PathLike[str] | None = None,
+    *,
+    timeout: float = 60.0,
+    progress: Progress | None = None,
+) -> Path:
     """Download every missing file of test set ``name`` into ``<root>/<SetName>/``; returns that folder.
 
     ``root`` is ``data_root``, else ``$DIL_OPTIM_DATA``, else the user cache folder. Files
@@ -150,8 +168,11 @@ def download_test_set(name: str, data_root: str | os.PathLike[str] | None = None
     if not records:
         raise ValueError(f"test set {spec.name!r} cannot be downloaded: {spec.how_to_get}")
     env = os.environ.get(DATA_ENV_VAR)
-    root = Path(data_root).expanduser() if data_root is not None else (
-        Path(env).expanduser() if env else default_cache_root())
+    root = (
+        Path(data_root).expanduser()
+        if data_root is not None
+        else (Path(env).expanduser() if env else default_cache_root())
+    )
     folder = root / spec.name
     folder.mkdir(parents=True, exist_ok=True)
     verified = VerificationRecord()
@@ -175,8 +196,10 @@ def download_test_set(name: str, data_root: str | os.PathLike[str] | None = None
                 download(r.url, src, r.source_sha256, timeout=timeout, progress=progress)
                 img = decode_image_uint8(src)
                 if (img.shape[2], img.shape[1]) != (r.width, r.height) or pixels_sha256(img) != r.pixels_sha256:
-                    problems.append(f"{r.file}: {src.name} decodes to other pixels than expected "
-                                    "(a different JPEG decoder?); not saved")
+                    problems.append(
+                        f"{r.file}: {src.name} decodes to other pixels than expected "
+                        "(a different JPEG decoder?); not saved"
+                    )
                     continue
                 buf = io.BytesIO()
                 Image.fromarray(np.ascontiguousarray(img.permute(1, 2, 0).numpy())).save(buf, format="PNG")
@@ -188,8 +211,11 @@ def download_test_set(name: str, data_root: str | os.PathLike[str] | None = None
     finally:
         verified.save()
     if problems:
-        raise DownloadError(f"test set {spec.name} in {folder}: {len(problems)} problem(s): "
-                            + "; ".join(problems[:10]) + (" ..." if len(problems) > 10 else ""))
+        raise DownloadError(
+            f"test set {spec.name} in {folder}: {len(problems)} problem(s): "
+            + "; ".join(problems[:10])
+            + (" ..." if len(problems) > 10 else "")
+        )
     return folder
 
 

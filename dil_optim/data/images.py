@@ -45,9 +45,7 @@ def _to_rgb_array(im: Image.Image, name: str) -> tuple[np.ndarray, int]:
     if mode in _SIXTEEN_BIT_MODES:
         arr = np.asarray(im).astype(np.int64)
         if arr.ndim != 2 or arr.min() < 0 or arr.max() > 65535:
-            raise ValueError(
-                f"{name}: unsupported {mode!r} image (expected 16-bit grayscale values in [0, 65535])"
-            )
+            raise ValueError(f"{name}: unsupported {mode!r} image (expected 16-bit grayscale values in [0, 65535])")
         logger.info("%s: 16-bit grayscale image promoted to three equal channels", name)
         arr16 = arr.astype(np.uint16)
         return np.repeat(arr16[:, :, None], 3, axis=2), 65535
@@ -123,8 +121,7 @@ def uint8_to_float(x: torch.Tensor) -> torch.Tensor:
     return x.to(torch.float32).div_(255.0)
 
 
-def list_images(root: PathLike, *, recursive: bool = False,
-                extensions: Sequence[str] = IMAGE_EXTENSIONS) -> list[Path]:
+def list_images(root: PathLike, *, recursive: bool = False, extensions: Sequence[str] = IMAGE_EXTENSIONS) -> list[Path]:
     """Image files under ``root`` (by extension, case-insensitive), in natural name order."""
     base = Path(root)
     if not base.is_dir():
@@ -153,8 +150,14 @@ class ImageFolder(Sequence[tuple[str, torch.Tensor]]):
     file cannot be decoded (naming it).
     """
 
-    def __init__(self, root: PathLike, *, recursive: bool = False,
-                 extensions: Sequence[str] = IMAGE_EXTENSIONS, num_workers: int | None = None) -> None:
+    def __init__(
+        self,
+        root: PathLike,
+        *,
+        recursive: bool = False,
+        extensions: Sequence[str] = IMAGE_EXTENSIONS,
+        num_workers: int | None = None,
+    ) -> None:
         self.root = Path(root)
         self.paths: list[Path] = list_images(self.root, recursive=recursive, extensions=extensions)
         if not self.paths:

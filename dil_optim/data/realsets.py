@@ -83,15 +83,19 @@ class PairedSet:
 def _absent(name: str, data_root: str | os.PathLike[str] | None) -> TestSetError:
     spec = lookup_test_set(name)
     roots = ", ".join(str(r) for r in candidate_roots(data_root))
-    return TestSetError(f"test set {spec.name!r} not found: no folder {spec.name}/ in any data root (looked in, in "
-                        f"order: {roots}; set a root with --data-root or ${DATA_ENV_VAR}). Expected {spec.count} "
-                        f"(degraded, clean) pairs: {spec.description}. To get it: {spec.how_to_get}.")
+    return TestSetError(
+        f"test set {spec.name!r} not found: no folder {spec.name}/ in any data root (looked in, in "
+        f"order: {roots}; set a root with --data-root or ${DATA_ENV_VAR}). Expected {spec.count} "
+        f"(degraded, clean) pairs: {spec.description}. To get it: {spec.how_to_get}."
+    )
 
 
 def _bad(name: str, folder: Path, what: str) -> TestSetError:
     spec = lookup_test_set(name)
-    return TestSetError(f"test set {spec.name!r} at {folder} is not usable: {what}. Expected layout: "
-                        f"{spec.description}. To get it: {spec.how_to_get}.")
+    return TestSetError(
+        f"test set {spec.name!r} at {folder} is not usable: {what}. Expected layout: "
+        f"{spec.description}. To get it: {spec.how_to_get}."
+    )
 
 
 def _img(path: Path) -> Tensor:
@@ -115,8 +119,9 @@ def _loadmat(path: Path) -> Any:
         try:
             import h5py
         except ImportError as err:
-            raise TestSetError(f"{path} is a MATLAB v7.3 (HDF5) file: reading it needs h5py "
-                               "(pip install h5py)") from err
+            raise TestSetError(
+                f"{path} is a MATLAB v7.3 (HDF5) file: reading it needs h5py (pip install h5py)"
+            ) from err
         return ("h5", h5py.File(str(path), "r"))
 
 
@@ -132,8 +137,11 @@ def _sidd(name: str, folder: Path, limit: int | None) -> list[tuple[str, Tensor,
         arrays[k] = np.asarray(m[1][key]).T if isinstance(m, tuple) else m[key]  # h5py reads MATLAB arrays transposed
     noisy, gt = arrays["Noisy"], arrays["Gt"]
     if noisy.shape != gt.shape or noisy.ndim != 5 or noisy.shape[-1] != 3:
-        raise _bad(name, folder, f"blocks of shapes {noisy.shape} and {gt.shape}; expected two equal "
-                                 "(images, blocks, H, W, 3) arrays")
+        raise _bad(
+            name,
+            folder,
+            f"blocks of shapes {noisy.shape} and {gt.shape}; expected two equal (images, blocks, H, W, 3) arrays",
+        )
     out: list[tuple[str, Tensor, Tensor | None]] = []
     for i in range(noisy.shape[0]):
         for b in range(noisy.shape[1]):
@@ -171,7 +179,7 @@ def _dnd(name: str, folder: Path, limit: int | None, meta: dict[str, Any]) -> li
                 meta["where"] = where
                 return out
             r0, c0, r1, c1 = (int(v) for v in bb[k])
-            out.append((f"{i + 1:04d}_{k + 1:02d}", _hwc(np.float32(img[r0 - 1:r1, c0 - 1:c1, :])), None))
+            out.append((f"{i + 1:04d}_{k + 1:02d}", _hwc(np.float32(img[r0 - 1 : r1, c0 - 1 : c1, :])), None))
             where.append((i + 1, k + 1))
     meta["where"] = where
     if not out:
@@ -208,9 +216,13 @@ def _sr_pairs(name: str, folder: Path, layout: str, limit: int | None) -> list[t
         lo, hi = _img(lr), _img(hr)
         h, w = lo.shape[-2:]
         if hi.shape[-2] < 4 * h or hi.shape[-1] < 4 * w:
-            raise _bad(name, folder, f"{hr.name} ({hi.shape[-1]}x{hi.shape[-2]}) is not 4x its LR {lr.name} "
-                                     f"({w}x{h}); version 3 of RealSR is the one with smaller LR images")
-        out.append((key, lo, hi[:, :4 * h, :4 * w].contiguous()))
+            raise _bad(
+                name,
+                folder,
+                f"{hr.name} ({hi.shape[-1]}x{hi.shape[-2]}) is not 4x its LR {lr.name} "
+                f"({w}x{h}); version 3 of RealSR is the one with smaller LR images",
+            )
+        out.append((key, lo, hi[:, : 4 * h, : 4 * w].contiguous()))
     return out
 
 
@@ -230,8 +242,11 @@ def _derain(name: str, folder: Path, limit: int | None) -> list[tuple[str, Tenso
     if not pairs:  # rain-NNN.png next to norain-NNN.png (in the folder, or rainy/ next to them)
         files = list_images(folder) + (list_images(folder / "rainy") if (folder / "rainy").is_dir() else [])
         clean = {key(p): p for p in files if p.stem.lower().startswith("norain")}
-        pairs = [(key(p), p, clean[key(p)]) for p in files
-                 if re.match(r"^rain[-_]", p.stem, re.IGNORECASE) and key(p) in clean]
+        pairs = [
+            (key(p), p, clean[key(p)])
+            for p in files
+            if re.match(r"^rain[-_]", p.stem, re.IGNORECASE) and key(p) in clean
+        ]
     if not pairs:
         raise _bad(name, folder, "no (rainy, clean) pairs found")
     out: list[tuple[str, Tensor, Tensor | None]] = []
@@ -243,8 +258,7 @@ def _derain(name: str, folder: Path, limit: int | None) -> list[tuple[str, Tenso
     return out
 
 
-def load_paired_set(name: str, data_root: str | os.PathLike[str] | None = None, images: int | None = None
-                    ) -> PairedSet:
+def load_paired_set(name: str, data_root: str | os.PathLike[str] | None = None, images: int | None = None) -> PairedSet:
     """The paired real set ``name`` (its first ``images`` pairs when given).
 
     Raises:
@@ -267,8 +281,7 @@ def load_paired_set(name: str, data_root: str | os.PathLike[str] | None = None, 
         items = _sr_pairs(spec.name, folder, spec.paired, images)
     else:
         items = _derain(spec.name, folder, images)
-    return PairedSet(spec.name, items, _SR_SCALE.get(spec.paired, 1), spec.count,
-                     len(items) < spec.count, folder, meta)
+    return PairedSet(spec.name, items, _SR_SCALE.get(spec.paired, 1), spec.count, len(items) < spec.count, folder, meta)
 
 
 def write_dnd_submission(out: str | os.PathLike[str], denoised: dict[tuple[int, int], Tensor]) -> Path:
@@ -288,8 +301,10 @@ def write_dnd_submission(out: str | os.PathLike[str], denoised: dict[tuple[int, 
         cell = np.empty((1, 20), dtype=object)
         for k in range(20):
             crop = denoised.get((image, k + 1))
-            cell[0, k] = (np.zeros((0, 0, 3), np.float32) if crop is None
-                          else crop.detach().float().clamp(0, 1).permute(1, 2, 0).cpu().numpy())
-        scipy.io.savemat(str(folder / f"{image:04d}.mat"),
-                         {"Idenoised": cell, "israw": False, "eval_version": "1.0"})
+            cell[0, k] = (
+                np.zeros((0, 0, 3), np.float32)
+                if crop is None
+                else crop.detach().float().clamp(0, 1).permute(1, 2, 0).cpu().numpy()
+            )
+        scipy.io.savemat(str(folder / f"{image:04d}.mat"), {"Idenoised": cell, "israw": False, "eval_version": "1.0"})
     return folder

@@ -72,9 +72,17 @@ class PatchSampler:
     ``next()`` (or ``next(sampler)``) returns a ``(B, 3, P, P)`` float32 tensor in ``[0, 1]``.
     """
 
-    def __init__(self, images: ImageInput, patch_size: int, batch_size: int, *, augment: bool = True,
-                 generator: torch.Generator | None = None, seed: int = 0,
-                 device: torch.device | str | None = None) -> None:
+    def __init__(
+        self,
+        images: ImageInput,
+        patch_size: int,
+        batch_size: int,
+        *,
+        augment: bool = True,
+        generator: torch.Generator | None = None,
+        seed: int = 0,
+        device: torch.device | str | None = None,
+    ) -> None:
         for label, v in (("patch_size", patch_size), ("batch_size", batch_size)):
             if isinstance(v, bool) or not isinstance(v, int) or v < 1:
                 raise ValueError(f"{label} must be a positive int, got {v!r}")
@@ -95,8 +103,14 @@ class PatchSampler:
             more = f" and {len(small) - 10} more" if len(small) > 10 else ""
             if not keep:
                 raise ValueError(f"no image is at least {patch_size}x{patch_size}: {desc}{more}")
-            logger.warning("PatchSampler: skipped %d image(s) smaller than %dx%d: %s%s",
-                           len(small), patch_size, patch_size, desc, more)
+            logger.warning(
+                "PatchSampler: skipped %d image(s) smaller than %dx%d: %s%s",
+                len(small),
+                patch_size,
+                patch_size,
+                desc,
+                more,
+            )
         self.names: list[str] = [n for n, _ in keep]
         self._images: list[torch.Tensor] = [t for _, t in keep]
         self.patch_size = patch_size
@@ -145,7 +159,7 @@ class PatchSampler:
         ks = aug.tolist() if self.augment else [0] * b
         out = torch.empty((b, 3, p, p), dtype=torch.uint8)
         for j, (i, top, left, k) in enumerate(zip(idx.tolist(), tops, lefts, ks)):
-            out[j] = dihedral(self._images[i][:, top:top + p, left:left + p], k)
+            out[j] = dihedral(self._images[i][:, top : top + p, left : left + p], k)
         self._batches_drawn += 1
         if self.device is None or self.device.type == "cpu":
             return out.to(torch.float32).div_(255.0)
@@ -180,8 +194,15 @@ class PatchSampler:
     def load_state_dict(self, state: dict[str, Any]) -> None:
         """Restore :meth:`state_dict`; ``ValueError`` (state unchanged) if it belongs to a sampler
         with other patch size, batch size, augmentation or images."""
-        required = ("generator_state", "batches_drawn", "patch_size", "batch_size", "augment",
-                    "num_images", "image_sizes_fingerprint")
+        required = (
+            "generator_state",
+            "batches_drawn",
+            "patch_size",
+            "batch_size",
+            "augment",
+            "num_images",
+            "image_sizes_fingerprint",
+        )
         missing = [k for k in required if k not in state]
         if missing:
             raise ValueError(f"PatchSampler state is missing keys {missing}")
@@ -196,5 +217,7 @@ class PatchSampler:
         self._batches_drawn = int(state["batches_drawn"])
 
     def __repr__(self) -> str:
-        return (f"PatchSampler(images={len(self)}, patch_size={self.patch_size}, "
-                f"batch_size={self.batch_size}, augment={self.augment})")
+        return (
+            f"PatchSampler(images={len(self)}, patch_size={self.patch_size}, "
+            f"batch_size={self.batch_size}, augment={self.augment})"
+        )

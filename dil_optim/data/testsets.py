@@ -66,8 +66,15 @@ class TestSet:
 
     __test__ = False
 
-    def __init__(self, name: str, data_root: str | os.PathLike[str] | None = None, *,
-                 allow_subset: bool = False, verify: Verify = "cached", cache_images: bool = True) -> None:
+    def __init__(
+        self,
+        name: str,
+        data_root: str | os.PathLike[str] | None = None,
+        *,
+        allow_subset: bool = False,
+        verify: Verify = "cached",
+        cache_images: bool = True,
+    ) -> None:
         if verify not in ("cached", "full", "none"):
             raise ValueError(f"verify must be 'cached', 'full' or 'none', got {verify!r}")
         self.cache_images = cache_images
@@ -87,8 +94,10 @@ class TestSet:
             raise TestSetError(self._absent_message(data_root))
         self.root = found
         if self.spec.paired:
-            raise TestSetError(f"test set {self.name!r} is a paired real set (degraded inputs with their clean "
-                               "images): read it with dil_optim.data.realsets.load_paired_set")
+            raise TestSetError(
+                f"test set {self.name!r} is a paired real set (degraded inputs with their clean "
+                "images): read it with dil_optim.data.realsets.load_paired_set"
+            )
         if self.spec.has_manifest:
             self._records = self._check_manifest_set(found, allow_subset, verify)
             self.files = [r.file for r in self._records]
@@ -101,11 +110,16 @@ class TestSet:
         assert self.spec is not None
         roots = ", ".join(str(r) for r in candidate_roots(data_root))
         records = manifest(self.name)
-        expected = (f"{self.spec.count} files ({records[0].file} .. {records[-1].file})" if records
-                    else f"{self.spec.count} images")
-        return (f"test set {self.name!r} not found: no folder {self.name}/ in any data root "
-                f"(looked in, in order: {roots}; set a root with --data-root or ${DATA_ENV_VAR}). "
-                f"Expected {expected}. To get it: {self.spec.how_to_get.format(name=self.name)}.")
+        expected = (
+            f"{self.spec.count} files ({records[0].file} .. {records[-1].file})"
+            if records
+            else f"{self.spec.count} images"
+        )
+        return (
+            f"test set {self.name!r} not found: no folder {self.name}/ in any data root "
+            f"(looked in, in order: {roots}; set a root with --data-root or ${DATA_ENV_VAR}). "
+            f"Expected {expected}. To get it: {self.spec.how_to_get.format(name=self.name)}."
+        )
 
     def _check_manifest_set(self, folder: Path, allow_subset: bool, verify: Verify) -> list[FileRecord]:
         assert self.spec is not None
@@ -115,8 +129,9 @@ class TestSet:
         listed = {r.file for r in records}
         extra = [p.name for p in list_images(folder) if p.name not in listed]
         if extra:
-            logger.info("test set %s: ignoring %d file(s) not in its manifest: %s",
-                        self.name, len(extra), _names(extra))
+            logger.info(
+                "test set %s: ignoring %d file(s) not in its manifest: %s", self.name, len(extra), _names(extra)
+            )
         bad: list[str] = []
         if verify != "none":
             verified = VerificationRecord() if verify == "cached" else None
@@ -137,17 +152,25 @@ class TestSet:
                 parts.append(f"{len(bad)} file(s) fail their checksum: {_names(bad, 5)};")
             parts.append(f"to get it: {self.spec.how_to_get.format(name=self.name)}.")
             if bad:
-                parts.append("Replace the failing files (a download never overwrites a file that "
-                             "is present: delete them first).")
+                parts.append(
+                    "Replace the failing files (a download never overwrites a file that is present: delete them first)."
+                )
             if missing and not allow_subset:
-                parts.append("Pass allow_subset=True to evaluate on the files present (results are "
-                             "then not comparable with published full-set numbers).")
+                parts.append(
+                    "Pass allow_subset=True to evaluate on the files present (results are "
+                    "then not comparable with published full-set numbers)."
+                )
             raise TestSetError(" ".join(parts))
         if missing:
             self.is_subset = True
-            logger.warning("test set %s: SUBSET of %d of %d images (missing %s); results are not "
-                           "comparable with published full-set numbers",
-                           self.name, len(present), len(records), _names(missing))
+            logger.warning(
+                "test set %s: SUBSET of %d of %d images (missing %s); results are not "
+                "comparable with published full-set numbers",
+                self.name,
+                len(present),
+                len(records),
+                _names(missing),
+            )
         return present
 
     def _check_unlisted_set(self, folder: Path, allow_subset: bool) -> list[str]:
@@ -157,13 +180,17 @@ class TestSet:
             raise TestSetError(
                 f"test set {self.name!r} at {folder} holds {len(files)} images, expected "
                 f"{self.spec.count}. To get it: {self.spec.how_to_get}."
-                + (" Pass allow_subset=True to evaluate on the images present." if files else ""))
+                + (" Pass allow_subset=True to evaluate on the images present." if files else "")
+            )
         if len(files) != self.spec.count:
             self.is_subset = True
-            logger.warning("test set %s: %d of %d images; results are not comparable with "
-                           "published numbers", self.name, len(files), self.spec.count)
-        logger.warning("test set %s: no checksums are known for it; only the image count was checked",
-                       self.name)
+            logger.warning(
+                "test set %s: %d of %d images; results are not comparable with published numbers",
+                self.name,
+                len(files),
+                self.spec.count,
+            )
+        logger.warning("test set %s: no checksums are known for it; only the image count was checked", self.name)
         return files
 
     def __len__(self) -> int:
@@ -180,8 +207,10 @@ class TestSet:
             if self._records is not None:
                 r = self._records[index]
                 if (img.shape[2], img.shape[1]) != (r.width, r.height):
-                    raise TestSetError(f"{self.root / fname}: {img.shape[2]}x{img.shape[1]} pixels, "
-                                       f"expected {r.width}x{r.height} (the file changed since it was checked?)")
+                    raise TestSetError(
+                        f"{self.root / fname}: {img.shape[2]}x{img.shape[1]} pixels, "
+                        f"expected {r.width}x{r.height} (the file changed since it was checked?)"
+                    )
         if self.cache_images:
             self._cache[fname] = img
         return img

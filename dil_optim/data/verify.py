@@ -79,7 +79,7 @@ def remove_stale_temporaries(path: str | os.PathLike[str]) -> list[Path]:
         return removed
     now = time.time()
     for tmp in candidates:
-        middle = tmp.name[len(path.name) + 2:-len(_TMP_SUFFIX)]
+        middle = tmp.name[len(path.name) + 2 : -len(_TMP_SUFFIX)]
         pid_text = middle.split(".", 1)[0]
         try:
             old = now - tmp.stat().st_mtime > _STALE_AFTER_S
@@ -101,8 +101,9 @@ def glob_escape(name: str) -> str:
     return "".join(f"[{c}]" if c in "*?[" else c for c in name)
 
 
-def write_atomic(path: Path, data: bytes | memoryview | Sequence[bytes | memoryview], *,
-                 fsync_dir: bool = False) -> None:
+def write_atomic(
+    path: Path, data: bytes | memoryview | Sequence[bytes | memoryview], *, fsync_dir: bool = False
+) -> None:
     """Write ``data`` (bytes, or a sequence of chunks) to ``path`` atomically.
 
     The bytes go to a temporary file ``.<name>.<pid>.<random>.tmp`` in the same folder, flushed
@@ -161,12 +162,19 @@ class VerificationRecord:
 
     def is_verified(self, path: Path, st: os.stat_result, expected_sha256: str) -> bool:
         e = self._entries.get(os.path.abspath(path))
-        return e is not None and e.get("size") == st.st_size and e.get("mtime_ns") == st.st_mtime_ns \
+        return (
+            e is not None
+            and e.get("size") == st.st_size
+            and e.get("mtime_ns") == st.st_mtime_ns
             and e.get("sha256") == expected_sha256
+        )
 
     def add(self, path: Path, st: os.stat_result, expected_sha256: str, via: str) -> None:
         self._entries[os.path.abspath(path)] = {
-            "size": st.st_size, "mtime_ns": st.st_mtime_ns, "sha256": expected_sha256, "via": via,
+            "size": st.st_size,
+            "mtime_ns": st.st_mtime_ns,
+            "sha256": expected_sha256,
+            "via": via,
         }
         self._dirty = True
 
@@ -205,5 +213,7 @@ def check_file(path: Path, record: FileRecord, verified: VerificationRecord | No
         if verified is not None:
             verified.add(path, st, record.sha256, "pixels")
         return None
-    return (f"{record.file}: expected sha256 {record.sha256}, got {got} "
-            f"({w}x{h} pixels, expected {record.width}x{record.height}; pixel checksum differs too)")
+    return (
+        f"{record.file}: expected sha256 {record.sha256}, got {got} "
+        f"({w}x{h} pixels, expected {record.width}x{record.height}; pixel checksum differs too)"
+    )

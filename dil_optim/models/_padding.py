@@ -34,9 +34,7 @@ def check_image_batch(x: object, channels: int, name: str) -> None:
     if x.dim() != 4:
         raise ValueError(f"{name} expects a (N, C, H, W) tensor, got shape {tuple(x.shape)}")
     if x.shape[1] != channels:
-        raise ValueError(
-            f"{name} expects {channels} input channels, got shape {tuple(x.shape)}"
-        )
+        raise ValueError(f"{name} expects {channels} input channels, got shape {tuple(x.shape)}")
     if not x.is_floating_point():
         raise TypeError(f"{name} expects a floating-point tensor, got dtype {x.dtype}")
     if x.shape[-2] < 1 or x.shape[-1] < 1:

@@ -30,8 +30,16 @@ class DnCNN(nn.Module):
             ``batchnorm`` (BatchNorm subtracts a mean and adds a shift).
     """
 
-    def __init__(self, in_ch: int = 3, out_ch: int = 3, depth: int = 6, width: int = 32,
-                 residual: bool = True, batchnorm: bool = False, bias: bool = True) -> None:
+    def __init__(
+        self,
+        in_ch: int = 3,
+        out_ch: int = 3,
+        depth: int = 6,
+        width: int = 32,
+        residual: bool = True,
+        batchnorm: bool = False,
+        bias: bool = True,
+    ) -> None:
         super().__init__()
         for key, val in (("in_ch", in_ch), ("out_ch", out_ch), ("width", width)):
             if not isinstance(val, int) or isinstance(val, bool) or val < 1:

@@ -19,19 +19,37 @@ MODEL_NAMES: tuple[str, ...] = ("rrdb", "rrdb_small", "swinir", "swinir_small", 
 def model_config(name: str) -> tuple[type[nn.Module], dict[str, Any]]:
     """The class and keyword arguments that ``build_model(name)`` uses (a fresh dict each call)."""
     if name == "rrdb":  # DIL paper / ESRGAN: 64 features, 23 RRDBs, growth 32, full-res x1
-        return RRDBNet, dict(num_in_ch=3, num_out_ch=3, scale=1, num_feat=64, num_block=23,
-                             num_grow_ch=32)
+        return RRDBNet, dict(num_in_ch=3, num_out_ch=3, scale=1, num_feat=64, num_block=23, num_grow_ch=32)
     if name == "rrdb_small":  # narrow and shallow, for CPU profiles
-        return RRDBNet, dict(num_in_ch=3, num_out_ch=3, scale=1, num_feat=32, num_block=2,
-                             num_grow_ch=16)
+        return RRDBNet, dict(num_in_ch=3, num_out_ch=3, scale=1, num_feat=32, num_block=2, num_grow_ch=16)
     if name == "swinir":  # official colour-denoising SwinIR (KAIR train_swinir_denoising_color)
-        return SwinIR, dict(in_chans=3, embed_dim=180, depths=(6,) * 6, num_heads=(6,) * 6,
-                            window_size=8, mlp_ratio=2.0, upscale=1, img_range=1.0,
-                            upsampler="", resi_connection="1conv", drop_path_rate=0.1)
+        return SwinIR, dict(
+            in_chans=3,
+            embed_dim=180,
+            depths=(6,) * 6,
+            num_heads=(6,) * 6,
+            window_size=8,
+            mlp_ratio=2.0,
+            upscale=1,
+            img_range=1.0,
+            upsampler="",
+            resi_connection="1conv",
+            drop_path_rate=0.1,
+        )
     if name == "swinir_small":  # two RSTBs of two blocks, width 48, for CPU profiles
-        return SwinIR, dict(in_chans=3, embed_dim=48, depths=(2, 2), num_heads=(4, 4),
-                            window_size=8, mlp_ratio=2.0, upscale=1, img_range=1.0,
-                            upsampler="", resi_connection="1conv", drop_path_rate=0.0)
+        return SwinIR, dict(
+            in_chans=3,
+            embed_dim=48,
+            depths=(2, 2),
+            num_heads=(4, 4),
+            window_size=8,
+            mlp_ratio=2.0,
+            upscale=1,
+            img_range=1.0,
+            upsampler="",
+            resi_connection="1conv",
+            drop_path_rate=0.0,
+        )
     if name == "dncnn":  # the pilot's net: 6 layers, 32 channels, residual, no BatchNorm
         return DnCNN, dict(in_ch=3, out_ch=3, depth=6, width=32, residual=True, batchnorm=False)
     raise ValueError(f"unknown model name {name!r}; choose one of {', '.join(MODEL_NAMES)}")
@@ -55,7 +73,8 @@ def build_model(name: str, **overrides: Any) -> nn.Module:
     allowed = [p for p in inspect.signature(cls.__init__).parameters if p != "self"]
     unknown = sorted(set(overrides) - set(allowed))
     if unknown:
-        raise TypeError(f"build_model({name!r}): unknown override(s) {unknown} for "
-                        f"{cls.__name__}; allowed: {', '.join(allowed)}")
+        raise TypeError(
+            f"build_model({name!r}): unknown override(s) {unknown} for {cls.__name__}; allowed: {', '.join(allowed)}"
+        )
     kwargs.update(overrides)
     return cls(**kwargs)

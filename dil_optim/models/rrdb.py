@@ -127,8 +127,12 @@ class RRDBNet(nn.Module):
         super().__init__()
         if init not in INITS:
             raise ValueError(f"RRDBNet: init must be one of {', '.join(map(repr, INITS))}, got {init!r}")
-        for key, val in (("num_in_ch", num_in_ch), ("num_out_ch", num_out_ch),
-                         ("num_feat", num_feat), ("num_grow_ch", num_grow_ch)):
+        for key, val in (
+            ("num_in_ch", num_in_ch),
+            ("num_out_ch", num_out_ch),
+            ("num_feat", num_feat),
+            ("num_grow_ch", num_grow_ch),
+        ):
             if not isinstance(val, int) or isinstance(val, bool) or val < 1:
                 raise ValueError(f"RRDBNet: {key} must be a positive int, got {val!r}")
         if not isinstance(num_block, int) or isinstance(num_block, bool) or num_block < 0:
@@ -202,7 +206,7 @@ def convert_legacy_rrdb_state_dict(state_dict: Mapping[str, object]) -> dict[str
     for key, value in state_dict.items():
         if not isinstance(key, str):
             raise TypeError(f"state_dict keys must be str, got {key!r}")
-        new = key[len("module."):] if key.startswith("module.") else key
+        new = key[len("module.") :] if key.startswith("module.") else key
         for pattern, repl in _LEGACY_PATTERNS:
             new = pattern.sub(repl, new)
         if new in out:

@@ -13,8 +13,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-__all__ = ["RSTB", "SwinBlock", "WindowAttention", "shifted_window_mask",
-           "window_partition", "window_reverse"]
+__all__ = ["RSTB", "SwinBlock", "WindowAttention", "shifted_window_mask", "window_partition", "window_reverse"]
 
 _MASK_VALUE = -100.0  # the official value for pairs of tokens from different shifted regions
 
@@ -34,9 +33,9 @@ def window_reverse(windows: Tensor, ws: int, h: int, w: int) -> Tensor:
     return x.reshape(b, h, w, c)
 
 
-def shifted_window_mask(h: int, w: int, ws: int, shift: int, *,
-                        device: torch.device | None = None,
-                        dtype: torch.dtype = torch.float32) -> Tensor:
+def shifted_window_mask(
+    h: int, w: int, ws: int, shift: int, *, device: torch.device | None = None, dtype: torch.dtype = torch.float32
+) -> Tensor:
     """Additive attention mask ``(nW, ws*ws, ws*ws)`` for windows shifted by ``shift``.
 
     After the cyclic shift, windows on the bottom/right border hold pixels from up to three
@@ -78,16 +77,21 @@ def _drop_path(x: Tensor, p: float, training: bool) -> Tensor:
 class WindowAttention(nn.Module):
     """Multi-head self attention inside ``ws x ws`` windows with a learned relative position bias."""
 
-    def __init__(self, dim: int, window_size: int, num_heads: int, qkv_bias: bool = True,
-                 attn_drop: float = 0.0, proj_drop: float = 0.0) -> None:
+    def __init__(
+        self,
+        dim: int,
+        window_size: int,
+        num_heads: int,
+        qkv_bias: bool = True,
+        attn_drop: float = 0.0,
+        proj_drop: float = 0.0,
+    ) -> None:
         super().__init__()
         self.dim, self.window_size, self.num_heads = dim, window_size, num_heads
         self.scale = (dim // num_heads) ** -0.5
-        self.relative_position_bias_table = nn.Parameter(
-            torch.zeros((2 * window_size - 1) ** 2, num_heads))
+        self.relative_position_bias_table = nn.Parameter(torch.zeros((2 * window_size - 1) ** 2, num_heads))
         nn.init.trunc_normal_(self.relative_position_bias_table, std=0.02)
-        self.register_buffer("relative_position_index", _relative_position_index(window_size),
-                             persistent=False)
+        self.register_buffer("relative_position_index", _relative_position_index(window_size), persistent=False)
         self.relative_position_index: Tensor
         self.qkv = nn.Linear(dim, dim * 3, bias=qkv_bias)
         self.attn_drop = nn.Dropout(attn_drop)
@@ -113,10 +117,12 @@ class WindowAttention(nn.Module):
     def _load_from_state_dict(self, state_dict: dict[str, Any], prefix: str, *args: Any) -> None:
         # Official checkpoints store the (constant) index; check it and drop it.
         stored = state_dict.pop(prefix + "relative_position_index", None)
-        if stored is not None and not torch.equal(torch.as_tensor(stored).cpu().long(),
-                                                  self.relative_position_index.cpu()):
-            raise ValueError(f"{prefix}relative_position_index in the checkpoint does not match "
-                             f"window_size={self.window_size}")
+        if stored is not None and not torch.equal(
+            torch.as_tensor(stored).cpu().long(), self.relative_position_index.cpu()
+        ):
+            raise ValueError(
+                f"{prefix}relative_position_index in the checkpoint does not match window_size={self.window_size}"
+            )
         super()._load_from_state_dict(state_dict, prefix, *args)
 
 
@@ -134,9 +140,18 @@ class _Mlp(nn.Module):
 class SwinBlock(nn.Module):
     """Swin transformer block: (shifted) window attention then MLP, each pre-norm and residual."""
 
-    def __init__(self, dim: int, num_heads: int, window_size: int, shift_size: int,
-                 mlp_ratio: float, qkv_bias: bool, drop: float, attn_drop: float,
-                 drop_path: float) -> None:
+    def __init__(
+        self,
+        dim: int,
+        num_heads: int,
+        window_size: int,
+        shift_size: int,
+        mlp_ratio: float,
+        qkv_bias: bool,
+        drop: float,
+        attn_drop: float,
+        drop_path: float,
+    ) -> None:
         super().__init__()
         if not 0 <= shift_size < window_size:
             raise ValueError(f"shift_size must be in [0, window_size), got {shift_size}")
@@ -183,15 +198,36 @@ class _BasicLayer(nn.Module):
 class RSTB(nn.Module):
     """Residual Swin transformer block: Swin blocks, a conv on the image grid, a skip connection."""
 
-    def __init__(self, dim: int, depth: int, num_heads: int, window_size: int, mlp_ratio: float,
-                 qkv_bias: bool, drop: float, attn_drop: float, drop_path: Sequence[float],
-                 conv: nn.Module) -> None:
+    def __init__(
+        self,
+        dim: int,
+        depth: int,
+        num_heads: int,
+        window_size: int,
+        mlp_ratio: float,
+        qkv_bias: bool,
+        drop: float,
+        attn_drop: float,
+        drop_path: Sequence[float],
+        conv: nn.Module,
+    ) -> None:
         super().__init__()
-        self.residual_group = _BasicLayer([
-            SwinBlock(dim, num_heads, window_size, 0 if i % 2 == 0 else window_size // 2,
-                      mlp_ratio, qkv_bias, drop, attn_drop, drop_path[i])
-            for i in range(depth)
-        ])
+        self.residual_group = _BasicLayer(
+            [
+                SwinBlock(
+                    dim,
+                    num_heads,
+                    window_size,
+                    0 if i % 2 == 0 else window_size // 2,
+                    mlp_ratio,
+                    qkv_bias,
+                    drop,
+                    attn_drop,
+                    drop_path[i],
+                )
+                for i in range(depth)
+            ]
+        )
         self.conv = conv
 
     def forward(self, x: Tensor, size: tuple[int, int], mask: Tensor | None) -> Tensor:

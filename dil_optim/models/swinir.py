@@ -36,8 +36,10 @@ def _resi_conv(dim: int, kind: str) -> nn.Module:
     if kind == "1conv":
         return nn.Conv2d(dim, dim, 3, 1, 1)
     return nn.Sequential(
-        nn.Conv2d(dim, dim // 4, 3, 1, 1), nn.LeakyReLU(0.2),
-        nn.Conv2d(dim // 4, dim // 4, 1, 1, 0), nn.LeakyReLU(0.2),
+        nn.Conv2d(dim, dim // 4, 3, 1, 1),
+        nn.LeakyReLU(0.2),
+        nn.Conv2d(dim // 4, dim // 4, 1, 1, 0),
+        nn.LeakyReLU(0.2),
         nn.Conv2d(dim // 4, dim, 3, 1, 1),
     )
 
@@ -97,8 +99,19 @@ class SwinIR(nn.Module):
     ) -> None:
         super().__init__()
         depths, num_heads = list(depths), list(num_heads)
-        self._validate(in_chans, embed_dim, depths, num_heads, window_size, mlp_ratio,
-                       drop_path_rate, upscale, img_range, upsampler, resi_connection)
+        self._validate(
+            in_chans,
+            embed_dim,
+            depths,
+            num_heads,
+            window_size,
+            mlp_ratio,
+            drop_path_rate,
+            upscale,
+            img_range,
+            upsampler,
+            resi_connection,
+        )
         self.in_chans = in_chans
         self.window_size = window_size
         self.upscale = upscale
@@ -115,19 +128,27 @@ class SwinIR(nn.Module):
         self.layers = nn.ModuleList()
         start = 0
         for depth, heads in zip(depths, num_heads):
-            self.layers.append(RSTB(
-                dim=embed_dim, depth=depth, num_heads=heads, window_size=window_size,
-                mlp_ratio=mlp_ratio, qkv_bias=qkv_bias, drop=drop_rate, attn_drop=attn_drop_rate,
-                drop_path=dpr[start:start + depth], conv=_resi_conv(embed_dim, resi_connection),
-            ))
+            self.layers.append(
+                RSTB(
+                    dim=embed_dim,
+                    depth=depth,
+                    num_heads=heads,
+                    window_size=window_size,
+                    mlp_ratio=mlp_ratio,
+                    qkv_bias=qkv_bias,
+                    drop=drop_rate,
+                    attn_drop=attn_drop_rate,
+                    drop_path=dpr[start : start + depth],
+                    conv=_resi_conv(embed_dim, resi_connection),
+                )
+            )
             start += depth
         self.norm = nn.LayerNorm(embed_dim)
         self.conv_after_body = _resi_conv(embed_dim, resi_connection)
 
         num_feat = 64
         if upsampler == "pixelshuffle":
-            self.conv_before_upsample = nn.Sequential(nn.Conv2d(embed_dim, num_feat, 3, 1, 1),
-                                                      nn.LeakyReLU(0.01))
+            self.conv_before_upsample = nn.Sequential(nn.Conv2d(embed_dim, num_feat, 3, 1, 1), nn.LeakyReLU(0.01))
             ups: list[nn.Module] = []
             if upscale == 3:
                 ups += [nn.Conv2d(num_feat, 9 * num_feat, 3, 1, 1), nn.PixelShuffle(3)]
@@ -137,8 +158,7 @@ class SwinIR(nn.Module):
             self.upsample = nn.Sequential(*ups)
             self.conv_last = nn.Conv2d(num_feat, in_chans, 3, 1, 1)
         elif upsampler == "nearest+conv":
-            self.conv_before_upsample = nn.Sequential(nn.Conv2d(embed_dim, num_feat, 3, 1, 1),
-                                                      nn.LeakyReLU(0.01))
+            self.conv_before_upsample = nn.Sequential(nn.Conv2d(embed_dim, num_feat, 3, 1, 1), nn.LeakyReLU(0.01))
             self.conv_up1 = nn.Conv2d(num_feat, num_feat, 3, 1, 1)
             self.conv_up2 = nn.Conv2d(num_feat, num_feat, 3, 1, 1)
             self.conv_hr = nn.Conv2d(num_feat, num_feat, 3, 1, 1)
@@ -148,9 +168,19 @@ class SwinIR(nn.Module):
         self.apply(self._init_weights)
 
     @staticmethod
-    def _validate(in_chans: Any, embed_dim: Any, depths: list[Any], num_heads: list[Any],
-                  window_size: Any, mlp_ratio: Any, drop_path_rate: Any, upscale: Any,
-                  img_range: Any, upsampler: Any, resi_connection: Any) -> None:
+    def _validate(
+        in_chans: Any,
+        embed_dim: Any,
+        depths: list[Any],
+        num_heads: list[Any],
+        window_size: Any,
+        mlp_ratio: Any,
+        drop_path_rate: Any,
+        upscale: Any,
+        img_range: Any,
+        upsampler: Any,
+        resi_connection: Any,
+    ) -> None:
         def pos_int(name: str, val: Any) -> None:
             if not isinstance(val, int) or isinstance(val, bool) or val < 1:
                 raise ValueError(f"SwinIR: {name} must be a positive int, got {val!r}")
@@ -160,8 +190,9 @@ class SwinIR(nn.Module):
         pos_int("window_size", window_size)
         pos_int("upscale", upscale)
         if not depths or len(depths) != len(num_heads):
-            raise ValueError(f"SwinIR: depths and num_heads must be non-empty and of equal length, "
-                             f"got {depths} and {num_heads}")
+            raise ValueError(
+                f"SwinIR: depths and num_heads must be non-empty and of equal length, got {depths} and {num_heads}"
+            )
         for d in depths:
             pos_int("each depth", d)
         for h in num_heads:
@@ -183,8 +214,7 @@ class SwinIR(nn.Module):
         if resi_connection == "3conv" and embed_dim < 4:
             raise ValueError("SwinIR: resi_connection '3conv' needs embed_dim >= 4")
         if upsampler == "" and upscale != 1:
-            raise ValueError(f"SwinIR: upscale {upscale} needs an upsampler "
-                             f"('pixelshuffle' or 'nearest+conv')")
+            raise ValueError(f"SwinIR: upscale {upscale} needs an upsampler ('pixelshuffle' or 'nearest+conv')")
         power_of_two = upscale >= 2 and (upscale & (upscale - 1)) == 0
         if upsampler == "pixelshuffle" and not (upscale == 3 or power_of_two):
             raise ValueError(f"SwinIR: 'pixelshuffle' supports upscale 2^n (n >= 1) or 3, got {upscale}")
@@ -204,8 +234,7 @@ class SwinIR(nn.Module):
     def forward_features(self, x: Tensor) -> Tensor:
         """Deep features of ``(N, embed_dim, H, W)`` with H, W multiples of the window."""
         n, c, h, w = x.shape
-        mask = shifted_window_mask(h, w, self.window_size, self.window_size // 2,
-                                   device=x.device, dtype=x.dtype)
+        mask = shifted_window_mask(h, w, self.window_size, self.window_size // 2, device=x.device, dtype=x.dtype)
         tokens = self.patch_embed(x.flatten(2).transpose(1, 2))  # (N, H*W, C)
         for layer in self.layers:
             tokens = layer(tokens, (h, w), mask)

@@ -56,12 +56,11 @@ def load_checkpoint(path: str | os.PathLike[str], map_location: Any = None) -> d
     data = path.read_bytes()
     if len(data) < _HEADER or not data.startswith(MAGIC):
         raise CheckpointError(f"{path} is not a dil-optim checkpoint (bad header, {len(data)} bytes)")
-    expected, payload = data[len(MAGIC):_HEADER], memoryview(data)[_HEADER:]
+    expected, payload = data[len(MAGIC) : _HEADER], memoryview(data)[_HEADER:]
     got = hashlib.sha256(payload).digest()
     if got != expected:
         raise CheckpointError(
-            f"{path} is truncated or corrupt: SHA-256 of its payload is {got.hex()}, "
-            f"the header says {expected.hex()}"
+            f"{path} is truncated or corrupt: SHA-256 of its payload is {got.hex()}, the header says {expected.hex()}"
         )
     try:
         state = torch.load(io.BytesIO(payload), map_location=map_location, weights_only=True)
@@ -81,6 +80,6 @@ def _first_line(exc: BaseException) -> str:
     for line in str(exc).splitlines():
         low = line.lower()
         if "unsupported" in low and "global" in low:  # "Unsupported global: GLOBAL a.B was not ..." and
-            start = low.index("unsupported")       # "Trying to load unsupported GLOBAL a.b whose ..."
+            start = low.index("unsupported")  # "Trying to load unsupported GLOBAL a.b whose ..."
             return line[start:].split(" was not")[0].split(" whose")[0].strip()[:200]
     return "an object the weights-only unpickler does not allow"

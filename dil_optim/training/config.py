@@ -154,8 +154,9 @@ def parse_config(raw: dict[str, Any], source: str = "config") -> RunConfig:
     if not _DEVICE.fullmatch(t.device):
         raise ConfigError(f"{source}: train.device = {t.device!r} is not a device; use auto, cpu, cuda, cuda:N or mps")
     if cfg.dil.inner_steps is not None and cfg.dil.inner_steps < 1:
-        raise ConfigError(f"{source}: dil.inner_steps must be >= 1 (or left out for the variant's default), "
-                          f"got {cfg.dil.inner_steps}")
+        raise ConfigError(
+            f"{source}: dil.inner_steps must be >= 1 (or left out for the variant's default), got {cfg.dil.inner_steps}"
+        )
     _check_overrides(cfg.model.name, cfg.model.overrides, source)
     if t.steps < 1:
         raise ConfigError(f"{source}: train.steps must be a positive integer (the number of outer steps)")
@@ -185,8 +186,10 @@ def _check_overrides(name: str, overrides: dict[str, Any], source: str) -> None:
     allowed = [p for p in inspect.signature(cls.__init__).parameters if p != "self"]
     unknown = sorted(set(overrides) - set(allowed))
     if unknown:
-        raise ConfigError(f"{source}: model.overrides has unknown key(s) {', '.join(unknown)} for {name!r} "
-                          f"({cls.__name__}); allowed: {', '.join(allowed)}")
+        raise ConfigError(
+            f"{source}: model.overrides has unknown key(s) {', '.join(unknown)} for {name!r} "
+            f"({cls.__name__}); allowed: {', '.join(allowed)}"
+        )
 
 
 def _get(cfg: RunConfig, dotted: str) -> Any:

@@ -40,8 +40,20 @@ from ..metrics import psnr, ssim
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["DEGRADATIONS", "HYBRID_CODES", "REAL_LEVEL", "Evaluator", "centre_crop", "hybrid_level", "load_test_sets",
-           "realdenoise_level", "derain_level", "realsr_level", "split_train_val", "train_images"]
+__all__ = [
+    "DEGRADATIONS",
+    "HYBRID_CODES",
+    "REAL_LEVEL",
+    "Evaluator",
+    "centre_crop",
+    "hybrid_level",
+    "load_test_sets",
+    "realdenoise_level",
+    "derain_level",
+    "realsr_level",
+    "split_train_val",
+    "train_images",
+]
 
 #: the hybrid levels as the numbers a table's levels are: ``100 * low + high`` of their range of level sums
 HYBRID_CODES: dict[str, int] = {name: 100 * lo + hi for name, (lo, hi) in HYBRID_LEVELS.items()}
@@ -118,8 +130,14 @@ def realsr_level(code: float) -> Any:
 
 
 #: distortion families the tables use, by the ``kind`` of a TableSpec: level -> degradation
-DEGRADATIONS = {"awgn": GaussianNoise, "blur": GaussianBlur, "hybrid": hybrid_level,
-                "realdenoise": realdenoise_level, "derain": derain_level, "realsr": realsr_level}
+DEGRADATIONS = {
+    "awgn": GaussianNoise,
+    "blur": GaussianBlur,
+    "hybrid": hybrid_level,
+    "realdenoise": realdenoise_level,
+    "derain": derain_level,
+    "realsr": realsr_level,
+}
 
 TestSets = list[tuple[str, list[tuple[str, torch.Tensor]], dict[str, Any]]]
 
@@ -134,8 +152,9 @@ def train_images(train_root: str | None) -> list[tuple[str, torch.Tensor]] | Ima
     return ImageFolder(train_root, recursive=True)
 
 
-def split_train_val(images: Sequence[tuple[str, torch.Tensor]], val_images: int, crop: int | None
-                    ) -> tuple[list[tuple[str, torch.Tensor]], list[tuple[str, torch.Tensor]]]:
+def split_train_val(
+    images: Sequence[tuple[str, torch.Tensor]], val_images: int, crop: int | None
+) -> tuple[list[tuple[str, torch.Tensor]], list[tuple[str, torch.Tensor]]]:
     """Hold ``val_images`` of the training images out for validation: ``(train, val)``.
 
     The held-out images are evenly spaced through ``images`` (in their order, by name for a
@@ -150,8 +169,7 @@ def split_train_val(images: Sequence[tuple[str, torch.Tensor]], val_images: int,
         return images, []  # type: ignore[return-value]
     held = {min(n - 1, int((i + 0.5) * n / val_images)) for i in range(val_images)}
     # a folder's images stay 8-bit (the patch sampler shares them); the others are float already
-    item = ((lambda i: (images.names[i], images.uint8(i))) if isinstance(images, ImageFolder)
-            else (lambda i: images[i]))
+    item = (lambda i: (images.names[i], images.uint8(i))) if isinstance(images, ImageFolder) else (lambda i: images[i])
     train = [item(i) for i in range(n) if i not in held]
     val = [(images[i][0], centre_crop(images[i][1], crop).contiguous()) for i in sorted(held)]
     return train, val
@@ -163,11 +181,12 @@ def centre_crop(x: torch.Tensor, size: int | None) -> torch.Tensor:
         return x
     h, w = x.shape[-2:]
     top, left = max(0, (h - size) // 2), max(0, (w - size) // 2)
-    return x[..., top:top + size, left:left + size]
+    return x[..., top : top + size, left : left + size]
 
 
-def load_test_sets(names: tuple[str, ...], data_root: str | None, images: int | None, crop: int | None
-                   ) -> tuple[TestSets, list[str]]:
+def load_test_sets(
+    names: tuple[str, ...], data_root: str | None, images: int | None, crop: int | None
+) -> tuple[TestSets, list[str]]:
     """``([(set name, [(file, (3, H, W) image)], info)], absent)``; the built-in test photos when
     none of ``names`` is found. ``info`` says how many files the set has and whether it is a
     subset (a partial copy on disk, or the first ``images`` of it)."""
@@ -194,8 +213,12 @@ def load_test_sets(names: tuple[str, ...], data_root: str | None, images: int | 
             continue
         files = list(itertools.islice(ts, images)) if images else list(ts)
         expected = ts.spec.count if ts.spec is not None else len(files)
-        info = {"files": len(files), "expected": expected, "crop": crop,
-                "subset": bool(getattr(ts, "is_subset", False)) or len(files) < expected}
+        info = {
+            "files": len(files),
+            "expected": expected,
+            "crop": crop,
+            "subset": bool(getattr(ts, "is_subset", False)) or len(files) < expected,
+        }
         sets.append((ts.name, [(f, centre_crop(img, crop).contiguous()) for f, img in files], info))
     return sets, absent
 
@@ -211,14 +234,22 @@ def _paired_entry(ps: Any, crop: int | None) -> tuple[str, list[tuple[str, torch
             lc = max(1, crop // s)
             h, w = deg.shape[-2:]
             top, left = max(0, (h - lc) // 2), max(0, (w - lc) // 2)
-            deg = deg[..., top:top + lc, left:left + lc]
+            deg = deg[..., top : top + lc, left : left + lc]
             if clean is not None:
-                clean = clean[..., s * top:s * (top + deg.shape[-2]), s * left:s * (left + deg.shape[-1])]
+                clean = clean[..., s * top : s * (top + deg.shape[-2]), s * left : s * (left + deg.shape[-1])]
         degraded[file] = deg.contiguous()
         images.append((file, (deg if clean is None else clean).contiguous()))
-    info = {"files": len(images), "expected": ps.expected, "crop": crop, "subset": ps.subset, "degraded": degraded,
-            "scale": s, "no_ground_truth": any(c is None for _, _, c in ps.items), "where": ps.meta.get("where"),
-            "root": str(ps.root)}
+    info = {
+        "files": len(images),
+        "expected": ps.expected,
+        "crop": crop,
+        "subset": ps.subset,
+        "degraded": degraded,
+        "scale": s,
+        "no_ground_truth": any(c is None for _, _, c in ps.items),
+        "where": ps.meta.get("where"),
+        "root": str(ps.root),
+    }
     return ps.name, images, info
 
 
@@ -234,8 +265,7 @@ class Evaluator:
     names only, so every method, seed and device sees the same degraded inputs (noise, blur,
     the hybrid's blur/noise/JPEG parameters)."""
 
-    def __init__(self, sets: TestSets, kind: str,
-                 levels: tuple[float, ...], device: str, channel: str = "rgb") -> None:
+    def __init__(self, sets: TestSets, kind: str, levels: tuple[float, ...], device: str, channel: str = "rgb") -> None:
         if channel not in ("rgb", "y"):
             raise ValueError(f"channel must be 'rgb' or 'y', got {channel!r}")
         self.sets, self.levels, self.device = sets, levels, torch.device(device)
@@ -248,7 +278,8 @@ class Evaluator:
             return self._info[dataset]["degraded"][file][None]
         g = torch.Generator().manual_seed(_noise_seed(dataset, file, level))
         if (dataset, level) not in self._deg:
-            self._deg[(dataset, level)] = DEGRADATIONS[self.kind](level)
+            family: Any = DEGRADATIONS[self.kind]  # level -> degradation
+            self._deg[(dataset, level)] = family(level)
         return self._deg[(dataset, level)](clean[None], generator=g)
 
     def scored(self, dataset: str, level: float) -> bool:
@@ -282,13 +313,22 @@ class Evaluator:
                         out = noisy if model is None else model(noisy).clamp_(0, 1)
                         target = clean[None].to(self.device)
                         if out.shape[-2:] != target.shape[-2:]:  # SR input itself: bicubic up to the target size
-                            out = F.interpolate(out, size=target.shape[-2:], mode="bicubic",
-                                                align_corners=False).clamp_(0, 1)
+                            out = F.interpolate(
+                                out, size=target.shape[-2:], mode="bicubic", align_corners=False
+                            ).clamp_(0, 1)
                         y = self.channel == "y"
                         ps.append(float(psnr(out, target, y_channel=y)[0]))
                         ss.append(float(ssim(out, target, y_channel=y)[0]))
-                    rows.append({"dataset": dataset, "level": level, "psnr": sum(ps) / len(ps),
-                                 "ssim": sum(ss) / len(ss), "psnr_per_image": ps, "ssim_per_image": ss})
+                    rows.append(
+                        {
+                            "dataset": dataset,
+                            "level": level,
+                            "psnr": sum(ps) / len(ps),
+                            "ssim": sum(ss) / len(ss),
+                            "psnr_per_image": ps,
+                            "ssim_per_image": ss,
+                        }
+                    )
         finally:
             if model is not None:
                 model.train(was_training)

@@ -53,8 +53,9 @@ def prepare_model(model: nn.Module, variant: str, device: torch.device, options:
     return model
 
 
-def adam(params: Any, lr: float, device: torch.device, options: Iterable[str],
-         betas: tuple[float, float] = (0.9, 0.999)) -> torch.optim.Adam:
+def adam(
+    params: Any, lr: float, device: torch.device, options: Iterable[str], betas: tuple[float, float] = (0.9, 0.999)
+) -> torch.optim.Adam:
     """The outer Adam, fused (CUDA) or multi-tensor (elsewhere) with the ``"fused"`` option."""
     if "fused" not in check_fast_options(options):
         return torch.optim.Adam(params, lr=lr, betas=betas)

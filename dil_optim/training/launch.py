@@ -46,8 +46,10 @@ class ShardedSource:
 
     def __init__(self, source: Any, batch_size: int, rank: int, world: int) -> None:
         if batch_size % world:
-            raise ValueError(f"batch size {batch_size} does not split over {world} processes: use a multiple of "
-                             f"{world} (--batch-size)")
+            raise ValueError(
+                f"batch size {batch_size} does not split over {world} processes: use a multiple of "
+                f"{world} (--batch-size)"
+            )
         per = batch_size // world
         self.source, self.lo, self.hi = source, rank * per, (rank + 1) * per
 

@@ -20,8 +20,7 @@ from typing import Any
 
 from .config import RunConfig
 
-__all__ = ["SAFE_ON_RESUME", "UsageError", "check_output_dir", "check_checkpoint_target", "config_changes",
-           "flatten"]
+__all__ = ["SAFE_ON_RESUME", "UsageError", "check_output_dir", "check_checkpoint_target", "config_changes", "flatten"]
 
 logger = logging.getLogger(__name__)
 
@@ -54,8 +53,9 @@ def flatten(tree: dict[str, Any], prefix: str = "") -> dict[str, Any]:
     return flat
 
 
-def config_changes(old: dict[str, Any], new: dict[str, Any]) -> tuple[dict[str, tuple[Any, Any]],
-                                                                      dict[str, tuple[Any, Any]]]:
+def config_changes(
+    old: dict[str, Any], new: dict[str, Any]
+) -> tuple[dict[str, tuple[Any, Any]], dict[str, tuple[Any, Any]]]:
     """``(unsafe, safe)``: the keys whose values differ between a checkpoint's configuration
     ``old`` and the new ``new`` (both as :meth:`RunConfig.to_dict` gives them), each mapped to
     ``(old value, new value)``. A key absent from ``old`` (written by an older version) counts as
@@ -98,8 +98,9 @@ def check_output_dir(folder: str | os.PathLike[str]) -> Path:
         os.close(fd)
         os.unlink(probe)
     except OSError as exc:
-        raise UsageError(f"output dir {out} is not writable ({exc.strerror or exc}); "
-                         "set [output] dir to a folder you can write") from None
+        raise UsageError(
+            f"output dir {out} is not writable ({exc.strerror or exc}); set [output] dir to a folder you can write"
+        ) from None
     return out
 
 
@@ -116,8 +117,10 @@ def check_checkpoint_target(ckpt: Path, *, resume: bool, overwrite: bool) -> Non
     if resume and not exists:
         raise UsageError(f"--resume: no checkpoint at {ckpt}; run without --resume to start a new run there")
     if exists and not resume and not overwrite:
-        raise UsageError(f"{ckpt} exists: pass --resume to continue that run, or --overwrite to start over "
-                         "(or set another [output] dir)")
+        raise UsageError(
+            f"{ckpt} exists: pass --resume to continue that run, or --overwrite to start over "
+            "(or set another [output] dir)"
+        )
     if ckpt.exists() and not exists:
         raise UsageError(f"checkpoint path {ckpt} exists but is not a file; set another [output] dir")
 

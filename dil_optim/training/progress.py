@@ -61,8 +61,10 @@ class Meter:
 
     def line(self, unit: str = "it") -> str:
         pct = 100.0 * self.done / self.total if self.total else 100.0
-        return (f"{self.done}/{self.total} {unit} ({pct:.0f}%), {self.rate:.3g} {unit}/s, "
-                f"elapsed {format_duration(self.elapsed)}, ETA {format_duration(self.eta)}")
+        return (
+            f"{self.done}/{self.total} {unit} ({pct:.0f}%), {self.rate:.3g} {unit}/s, "
+            f"elapsed {format_duration(self.elapsed)}, ETA {format_duration(self.eta)}"
+        )
 
 
 class Progress:
@@ -74,8 +76,18 @@ class Progress:
         bar: True/False to force the tqdm bar; None: on a terminal when tqdm is installed.
     """
 
-    def __init__(self, total: int, desc: str, logger: logging.Logger, *, done: int = 0, unit: str = "it",
-                 every_s: float = 30.0, bar: bool | None = None, clock: Any = time.perf_counter) -> None:
+    def __init__(
+        self,
+        total: int,
+        desc: str,
+        logger: logging.Logger,
+        *,
+        done: int = 0,
+        unit: str = "it",
+        every_s: float = 30.0,
+        bar: bool | None = None,
+        clock: Any = time.perf_counter,
+    ) -> None:
         self.meter, self.desc, self.logger, self.unit = Meter(total, done, clock), desc, logger, unit
         self.every_s, self.last = every_s, self.meter.t0
         self.bar = None

@@ -29,12 +29,22 @@ from typing import Any, Protocol
 
 import torch
 
+from ..core.wrapper import DILWrapper, StepStats, _normalise_variant
 from . import checkpoint
 from .interrupt import StopRequest
-from ..core.wrapper import DILWrapper, StepStats, _normalise_variant
 
-__all__ = ["BatchSource", "ConfounderBatchSource", "Stateful", "TrainResult", "batch_mode",
-           "ge_per_step", "load_checkpoint", "save_checkpoint", "train", "CHECKPOINT_FORMAT"]
+__all__ = [
+    "BatchSource",
+    "ConfounderBatchSource",
+    "Stateful",
+    "TrainResult",
+    "batch_mode",
+    "ge_per_step",
+    "load_checkpoint",
+    "save_checkpoint",
+    "train",
+    "CHECKPOINT_FORMAT",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -108,8 +118,9 @@ class ConfounderBatchSource:
 
     MODES = ("confounders", "mixed", "confounders+query", "fresh-confounders")
 
-    def __init__(self, sampler: Any, confounders: Any, mode: str, *,
-                 generator: torch.Generator | None = None, seed: int = 0) -> None:
+    def __init__(
+        self, sampler: Any, confounders: Any, mode: str, *, generator: torch.Generator | None = None, seed: int = 0
+    ) -> None:
         if mode not in self.MODES:
             raise ValueError(f"mode must be one of {self.MODES}, got {mode!r}")
         if generator is not None and not isinstance(generator, torch.Generator):
@@ -187,8 +198,15 @@ def load_checkpoint(path: str | os.PathLike[str], map_location: Any = "cpu") -> 
     return state
 
 
-def _snapshot(dil: DILWrapper, source: BatchSource, scheduler: Any, step: int, wall: float,
-              stateful: Mapping[str, Stateful], losses: list[float]) -> dict[str, Any]:
+def _snapshot(
+    dil: DILWrapper,
+    source: BatchSource,
+    scheduler: Any,
+    step: int,
+    wall: float,
+    stateful: Mapping[str, Stateful],
+    losses: list[float],
+) -> dict[str, Any]:
     return {
         "format": CHECKPOINT_FORMAT,
         "step": step,
@@ -204,8 +222,9 @@ def _snapshot(dil: DILWrapper, source: BatchSource, scheduler: Any, step: int, w
     }
 
 
-def _restore(state: dict[str, Any], dil: DILWrapper, source: BatchSource, scheduler: Any,
-             stateful: Mapping[str, Stateful]) -> None:
+def _restore(
+    state: dict[str, Any], dil: DILWrapper, source: BatchSource, scheduler: Any, stateful: Mapping[str, Stateful]
+) -> None:
     if (state["scheduler"] is None) != (scheduler is None):
         raise ValueError("checkpoint and this run disagree on having an LR scheduler")
     missing = sorted(set(stateful) - set(state["extra"]))
@@ -314,5 +333,6 @@ def train(
                 save()
     if resumed_from != step:
         save()
-    return TrainResult(step=step, resumed_from=resumed_from, wall_time_s=wall, last_stats=stats, losses=losses,
-                       interrupted=interrupted)
+    return TrainResult(
+        step=step, resumed_from=resumed_from, wall_time_s=wall, last_stats=stats, losses=losses, interrupted=interrupted
+    )

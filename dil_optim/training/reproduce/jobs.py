@@ -31,8 +31,19 @@ from ..train import ConfounderBatchSource, batch_mode, ge_per_step, train
 from . import report
 from .spec import METHODS, Profile, TableSpec, method_variant
 
-__all__ = ["Job", "job_model", "trained_model", "ConfigGuard", "History", "build_job", "run_job", "test_sets", "eval_steps", "seen_val_psnr",
-           "undertrained"]
+__all__ = [
+    "Job",
+    "job_model",
+    "trained_model",
+    "ConfigGuard",
+    "History",
+    "build_job",
+    "run_job",
+    "test_sets",
+    "eval_steps",
+    "seen_val_psnr",
+    "undertrained",
+]
 
 #: a method whose seen-level validation PSNR rose by more than this over the last quarter of its
 #: budget is flagged "under-trained"
@@ -108,8 +119,10 @@ class Job:
         per = 1 if self.profile.compute == "equal-steps" else self.ge_per_step
         steps = self.profile.budget_ge // per
         if steps < 1:
-            raise ValueError(f"budget of {self.profile.budget_ge} ge is less than one outer step of {self.label} "
-                             f"({per} ge): raise --budget-ge")
+            raise ValueError(
+                f"budget of {self.profile.budget_ge} ge is less than one outer step of {self.label} "
+                f"({per} ge): raise --budget-ge"
+            )
         return min(steps, self.max_steps) if self.max_steps else steps
 
     @property
@@ -163,8 +176,10 @@ class ConfigGuard:
     def check(self, saved: dict[str, Any]) -> None:
         diff = _differences(saved, self.config)
         if diff:
-            raise ValueError(f"--resume: {self.where} was written with another configuration ({'; '.join(diff)}); "
-                             "rerun without --resume to start over, or give another --out")
+            raise ValueError(
+                f"--resume: {self.where} was written with another configuration ({'; '.join(diff)}); "
+                "rerun without --resume to start over, or give another --out"
+            )
 
     def state_dict(self) -> dict[str, Any]:
         return {"json": json.dumps(self.config)}
@@ -250,12 +265,20 @@ def build_job(job: Job) -> tuple[DILWrapper, Any, Any]:
     net: nn.Module = model
     if job.world > 1:  # gradients averaged at every (inner) step: one process with the global batch
         net = nn.parallel.DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None)
-    dil = DILWrapper(net, opt, build_loss(job.spec.loss), variant, inner_lr=job.run_lr, ddp_mode="sync",
-                     autocast_dtype=fast.autocast_dtype(p.fast),
-                     generator=torch.Generator().manual_seed(1000 + job.seed))
+    dil = DILWrapper(
+        net,
+        opt,
+        build_loss(job.spec.loss),
+        variant,
+        inner_lr=job.run_lr,
+        ddp_mode="sync",
+        autocast_dtype=fast.autocast_dtype(p.fast),
+        generator=torch.Generator().manual_seed(1000 + job.seed),
+    )
     train_part, _ = _split(job)
-    sampler = PatchSampler(train_part, p.patch_size, p.batch_size,
-                           generator=torch.Generator().manual_seed(2000 + job.seed), device=device)
+    sampler = PatchSampler(
+        train_part, p.patch_size, p.batch_size, generator=torch.Generator().manual_seed(2000 + job.seed), device=device
+    )
     content = job.content if variant in ("sf", "pf", "ss", "ps") else "shared"
     family: Any = DEGRADATIONS[job.spec.kind]  # level -> degradation
     folders = dataset_confounders(job)
@@ -263,8 +286,9 @@ def build_job(job: Job) -> tuple[DILWrapper, Any, Any]:
         cs = ConfounderSet(folders, content="independent")
     else:
         cs = ConfounderSet([family(v) for v in job.confounder_levels], content=content)
-    source: Any = ConfounderBatchSource(sampler, cs, batch_mode(variant),
-                                        generator=torch.Generator().manual_seed(3000 + job.seed))
+    source: Any = ConfounderBatchSource(
+        sampler, cs, batch_mode(variant), generator=torch.Generator().manual_seed(3000 + job.seed)
+    )
     if job.world > 1:
         source = ShardedSource(source, p.batch_size, job.rank, job.world)
     milestones = sorted({max(1, round(f * job.steps)) for f in p.milestones})
@@ -310,8 +334,10 @@ def run_job(job: Job, progress: Any = None) -> dict[str, Any]:
     name, device = job.tag, torch.device(job.device)
     folder = job.folder
     folder.mkdir(parents=True, exist_ok=True)
-    record_path, ckpt = folder / "record.json", folder / ("checkpoint.pt" if job.rank == 0 else
-                                                         f"checkpoint-rank{job.rank}.pt")
+    record_path, ckpt = (
+        folder / "record.json",
+        folder / ("checkpoint.pt" if job.rank == 0 else f"checkpoint-rank{job.rank}.pt"),
+    )
     config = json.loads(json.dumps(job.config()))  # as it reads back from JSON (tuples become lists)
     if job.resume and record_path.is_file():
         record = json.loads(record_path.read_text())
@@ -327,7 +353,9 @@ def run_job(job: Job, progress: Any = None) -> dict[str, Any]:
     lead = job.rank == 0  # under torchrun, rank 0 alone scores the model and writes the record
     evaluator = Evaluator(sets, job.spec.kind, job.levels, job.device, job.spec.channel) if sets and lead else None
     _, val = _split(job)
-    validator = Evaluator([("val", val, {})], job.spec.kind, job.levels, job.device, job.spec.channel) if val and lead else None
+    validator = (
+        Evaluator([("val", val, {})], job.spec.kind, job.levels, job.device, job.spec.channel) if val and lead else None
+    )
     history, steps = History(), job.steps
     at = eval_steps(steps, job.profile.evals, validator is not None)
     every = max(1, job.profile.checkpoint_every_ge // job.ge_per_step)
@@ -337,17 +365,29 @@ def run_job(job: Job, progress: Any = None) -> dict[str, Any]:
         send(("step", name, job.seed, step, steps, stats.outer_loss))
         if lead and step in at and not any(e["step"] == step for e in history.evals):
             t0 = time.perf_counter()
-            entry: dict[str, Any] = {"step": step, "ge": step * job.ge_per_step,
-                                     "rows": evaluator(dil.module) if evaluator else []}
+            entry: dict[str, Any] = {
+                "step": step,
+                "ge": step * job.ge_per_step,
+                "rows": evaluator(dil.module) if evaluator else [],
+            }
             if validator is not None:
                 entry["val"] = validator(dil.module)
             eval_time[0] += time.perf_counter() - t0
             history.evals.append(entry)
             send(("eval", name, job.seed, step, steps, job.ge_per_step, entry["rows"] or entry.get("val", [])))
 
-    res = train(dil, source, steps=steps, scheduler=sched, checkpoint_path=ckpt, checkpoint_every=every,
-                resume=job.resume, callback=callback, sync=_sync(device),
-                stateful={"history": history, "config": ConfigGuard(config, ckpt)})
+    res = train(
+        dil,
+        source,
+        steps=steps,
+        scheduler=sched,
+        checkpoint_path=ckpt,
+        checkpoint_every=every,
+        resume=job.resume,
+        callback=callback,
+        sync=_sync(device),
+        stateful={"history": history, "config": ConfigGuard(config, ckpt)},
+    )
     if res.interrupted:  # SIGTERM/SIGINT: train() wrote a checkpoint at this step; --resume goes on
         raise KeyboardInterrupt(f"{name} seed {job.seed} stopped at step {res.step} of {steps}; checkpoint {ckpt}")
     if not lead:
@@ -355,14 +395,29 @@ def run_job(job: Job, progress: Any = None) -> dict[str, Any]:
     dnd = write_dnd(job, dil.module, sets) if sets else None
     final = next(e for e in history.evals if e["step"] == steps)
     record = {
-        "method": job.label, "tag": name, "variant": method_variant(job.method), "key": job.method, "content": job.content,
-        "seed": job.seed, "lr": job.run_lr, "config": config, "steps": steps,
-        "ge_per_step": job.ge_per_step, "ge": steps * job.ge_per_step, "wall_time_s": res.wall_time_s,
-        "eval_time_s": eval_time[0], "resumed_from": res.resumed_from,
-        "params": sum(p.numel() for p in dil.module.parameters()), "processes": job.world,
-        "final_loss": res.losses[-1] if res.losses else None, "history": history.evals, "final": final["rows"],
-        "val_final": final.get("val", []), "val_seen_psnr": seen_val_psnr(final, job.seen_levels) if val else None,
-        "convergence": undertrained(history.evals, steps, job.seen_levels), "backbone": job.backbone,
+        "method": job.label,
+        "tag": name,
+        "variant": method_variant(job.method),
+        "key": job.method,
+        "content": job.content,
+        "seed": job.seed,
+        "lr": job.run_lr,
+        "config": config,
+        "steps": steps,
+        "ge_per_step": job.ge_per_step,
+        "ge": steps * job.ge_per_step,
+        "wall_time_s": res.wall_time_s,
+        "eval_time_s": eval_time[0],
+        "resumed_from": res.resumed_from,
+        "params": sum(p.numel() for p in dil.module.parameters()),
+        "processes": job.world,
+        "final_loss": res.losses[-1] if res.losses else None,
+        "history": history.evals,
+        "final": final["rows"],
+        "val_final": final.get("val", []),
+        "val_seen_psnr": seen_val_psnr(final, job.seen_levels) if val else None,
+        "convergence": undertrained(history.evals, steps, job.seen_levels),
+        "backbone": job.backbone,
         "dnd_submission": str(dnd) if dnd else None,
     }
     report.write_json(record_path, record)
@@ -376,13 +431,25 @@ def _throughput(job: Job, dil: DILWrapper, source: Any, sched: Any, send: Any) -
     train(dil, source, steps=1, sync=_sync(device))  # warm-up: allocator, kernels, autotuning
     if device.type == "cuda":
         torch.cuda.reset_peak_memory_stats(device)
-    res = train(dil, source, steps=n, scheduler=sched, sync=_sync(device),
-                callback=lambda s, st: send(("step", job.tag, job.seed, s, n, st.outer_loss)))
-    rec = {"method": job.tag, "model": job.profile.model, "steps": n, "ge_per_step": job.ge_per_step,
-           "params": sum(p.numel() for p in dil.module.parameters()), "processes": job.world,
-           "wall_time_s": res.wall_time_s, "it_per_s": n / res.wall_time_s,
-           "ge_per_s": n * job.ge_per_step / res.wall_time_s,
-           "peak_memory_gib": torch.cuda.max_memory_allocated(device) / 2**30 if device.type == "cuda" else None}
+    res = train(
+        dil,
+        source,
+        steps=n,
+        scheduler=sched,
+        sync=_sync(device),
+        callback=lambda s, st: send(("step", job.tag, job.seed, s, n, st.outer_loss)),
+    )
+    rec = {
+        "method": job.tag,
+        "model": job.profile.model,
+        "steps": n,
+        "ge_per_step": job.ge_per_step,
+        "params": sum(p.numel() for p in dil.module.parameters()),
+        "processes": job.world,
+        "wall_time_s": res.wall_time_s,
+        "it_per_s": n / res.wall_time_s,
+        "ge_per_s": n * job.ge_per_step / res.wall_time_s,
+        "peak_memory_gib": torch.cuda.max_memory_allocated(device) / 2**30 if device.type == "cuda" else None,
+    }
     send(("done", rec["method"], job.seed, n, rec))
     return rec
-

@@ -23,9 +23,12 @@ class Progress:
 
         self.tqdm, self.key, self.log, self.every_s = tqdm, key, log, every_s
         self.lab = jobs[0].spec.level_label if jobs else (lambda v: f"{v:g}")
-        self.bars = {(j.tag, j.seed): tqdm(total=j.steps, desc=f"{j.tag} seed {j.seed}",
-                                         position=i, unit="it", dynamic_ncols=True, disable=None)
-                     for i, j in enumerate(jobs)}
+        self.bars = {
+            (j.tag, j.seed): tqdm(
+                total=j.steps, desc=f"{j.tag} seed {j.seed}", position=i, unit="it", dynamic_ncols=True, disable=None
+            )
+            for i, j in enumerate(jobs)
+        }
         self.meters: dict[tuple[str, int], Any] = {}
         self.make_meter, self.last = Meter, time.perf_counter()
         self.t0 = self.last
@@ -64,9 +67,13 @@ class Progress:
             bar.update(steps - bar.n)
             bar.close()
             if "it_per_s" in rec:
-                self.line(f"throughput {name}: {rec['it_per_s']:.3f} it/s, {rec['ge_per_s']:.2f} ge/s "
-                          f"({rec['ge_per_step']} ge per step, {rec['steps']} steps, {rec['wall_time_s']:.1f} s)")
+                self.line(
+                    f"throughput {name}: {rec['it_per_s']:.3f} it/s, {rec['ge_per_s']:.2f} ge/s "
+                    f"({rec['ge_per_step']} ge per step, {rec['steps']} steps, {rec['wall_time_s']:.1f} s)"
+                )
             elif "wall_time_s" in rec:
-                self.line(f"done {name} seed {seed}: {rec['steps']} steps, {format_duration(rec['wall_time_s'])} "
-                          f"of training steps, {format_duration(rec.get('eval_time_s', 0.0))} of evaluation; "
-                          f"{format_duration(time.perf_counter() - self.t0)} since the start of the run")
+                self.line(
+                    f"done {name} seed {seed}: {rec['steps']} steps, {format_duration(rec['wall_time_s'])} "
+                    f"of training steps, {format_duration(rec.get('eval_time_s', 0.0))} of evaluation; "
+                    f"{format_duration(time.perf_counter() - self.t0)} since the start of the run"
+                )

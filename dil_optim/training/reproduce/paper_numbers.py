@@ -27,9 +27,25 @@ from __future__ import annotations
 
 from typing import Optional
 
-__all__ = ["TABLE1", "TABLE1_METHODS", "TABLE1_DATASETS", "TABLE1_SIGMAS", "TABLE2", "TABLE2_DATASETS",
-           "TABLE2_SIGMAS", "TABLE3", "TABLE3_DATASETS", "TABLE3_LEVELS", "TABLE6", "TABLE6_DATASETS",
-           "TABLE6_METHODS", "TABLE4", "TABLE5", "TABLE5_REFERENCES", "TABLE7"]
+__all__ = [
+    "TABLE1",
+    "TABLE1_METHODS",
+    "TABLE1_DATASETS",
+    "TABLE1_SIGMAS",
+    "TABLE2",
+    "TABLE2_DATASETS",
+    "TABLE2_SIGMAS",
+    "TABLE3",
+    "TABLE3_DATASETS",
+    "TABLE3_LEVELS",
+    "TABLE6",
+    "TABLE6_DATASETS",
+    "TABLE6_METHODS",
+    "TABLE4",
+    "TABLE5",
+    "TABLE5_REFERENCES",
+    "TABLE7",
+]
 
 TABLE1_METHODS: tuple[str, ...] = ("ERM", "DIL_sf", "DIL_pf", "DIL_ss", "DIL_ps")
 TABLE1_DATASETS: tuple[str, ...] = ("CBSD68", "Kodak24", "McMaster", "Urban100", "Manga109")
@@ -148,31 +164,38 @@ TABLE2_DATASETS: tuple[str, ...] = ("Set5", "Set14", "BSD100", "Urban100", "Mang
 TABLE2_SIGMAS: tuple[float, ...] = (4.2, 4.4, 4.6, 4.8, 5.0)
 
 
-def _rows(erm: list[tuple[float, float]], dil: list[tuple[float, float, float | None]]
-          ) -> list[dict[str, tuple[float, float, Optional[float]]]]:
+def _rows(
+    erm: list[tuple[float, float]], dil: list[tuple[float, float, float | None]]
+) -> list[dict[str, tuple[float, float, Optional[float]]]]:
     return [{"ERM": (p, s, None), "DIL": d} for (p, s), d in zip(erm, dil)]
 
 
 _T2 = {
-    "Set5": _rows([(29.31, 0.844), (26.55, 0.776), (24.43, 0.709), (22.96, 0.648), (22.00, 0.602)],
-                  [(29.58, 0.848, 0.27), (27.52, 0.802, 0.97), (25.66, 0.751, 1.23), (24.38, 0.708, 1.42),
-                   (23.46, 0.671, 1.46)]),
-    "Set14": _rows([(27.22, 0.781), (24.93, 0.726), (23.16, 0.671), (21.89, 0.624), (20.88, 0.583)],
-                   [(27.24, 0.778, 0.02), (25.78, 0.746, 0.85), (24.35, 0.708, 1.19), (23.23, 0.672, 1.34),
-                    (22.37, 0.640, 1.49)]),
-    "BSD100": _rows([(27.20, 0.784), (25.17, 0.732), (23.50, 0.682), (22.24, 0.639), (21.28, 0.602)],
-                    [(27.37, 0.781, 0.17), (26.16, 0.753, 0.99), (24.91, 0.719, 1.41), (23.86, 0.686, 1.62),
-                     (23.02, 0.658, 1.74)]),
-    "Urban100": _rows([(24.95, 0.797), (22.41, 0.723), (20.59, 0.657), (19.33, 0.606), (18.40, 0.565)],
-                      [(24.97, 0.793, 0.02), (23.26, 0.743, 0.85), (21.76, 0.693, 1.17), (20.70, 0.651, 1.37),
-                       (19.92, 0.618, 1.52)]),
-    "Manga109": _rows([(28.16, 0.865), (23.96, 0.791), (21.21, 0.713), (19.63, 0.652), (18.63, 0.606)],
-                      [(28.09, 0.867, -0.07), (25.41, 0.822, 1.45), (23.15, 0.771, 1.94), (21.69, 0.726, 2.06),
-                       (20.72, 0.691, 2.09)]),
+    "Set5": _rows(
+        [(29.31, 0.844), (26.55, 0.776), (24.43, 0.709), (22.96, 0.648), (22.00, 0.602)],
+        [(29.58, 0.848, 0.27), (27.52, 0.802, 0.97), (25.66, 0.751, 1.23), (24.38, 0.708, 1.42), (23.46, 0.671, 1.46)],
+    ),
+    "Set14": _rows(
+        [(27.22, 0.781), (24.93, 0.726), (23.16, 0.671), (21.89, 0.624), (20.88, 0.583)],
+        [(27.24, 0.778, 0.02), (25.78, 0.746, 0.85), (24.35, 0.708, 1.19), (23.23, 0.672, 1.34), (22.37, 0.640, 1.49)],
+    ),
+    "BSD100": _rows(
+        [(27.20, 0.784), (25.17, 0.732), (23.50, 0.682), (22.24, 0.639), (21.28, 0.602)],
+        [(27.37, 0.781, 0.17), (26.16, 0.753, 0.99), (24.91, 0.719, 1.41), (23.86, 0.686, 1.62), (23.02, 0.658, 1.74)],
+    ),
+    "Urban100": _rows(
+        [(24.95, 0.797), (22.41, 0.723), (20.59, 0.657), (19.33, 0.606), (18.40, 0.565)],
+        [(24.97, 0.793, 0.02), (23.26, 0.743, 0.85), (21.76, 0.693, 1.17), (20.70, 0.651, 1.37), (19.92, 0.618, 1.52)],
+    ),
+    "Manga109": _rows(
+        [(28.16, 0.865), (23.96, 0.791), (21.21, 0.713), (19.63, 0.652), (18.63, 0.606)],
+        [(28.09, 0.867, -0.07), (25.41, 0.822, 1.45), (23.15, 0.771, 1.94), (21.69, 0.726, 2.06), (20.72, 0.691, 2.09)],
+    ),
 }
 #: (dataset, blur sigma) -> {"ERM", "DIL"} -> (PSNR, SSIM, gain as printed); RGB
 TABLE2: dict[tuple[str, float], dict[str, tuple[float, float, Optional[float]]]] = {
-    (d, s): row for d in TABLE2_DATASETS for s, row in zip(TABLE2_SIGMAS, _T2[d])}
+    (d, s): row for d in TABLE2_DATASETS for s, row in zip(TABLE2_SIGMAS, _T2[d])
+}
 
 TABLE3_DATASETS: tuple[str, ...] = ("BSD100", "Urban100", "Manga109", "DIV2K")
 TABLE3_LEVELS: tuple[str, ...] = ("mild", "moderate", "severe")  # unseen, unseen, seen
@@ -185,7 +208,9 @@ _T3 = {  # dataset -> (ERM, DIL) per level: mild, moderate, severe
 #: (dataset, "mild" | "moderate" | "severe") -> {"ERM", "DIL"} -> (PSNR, SSIM, None); Y channel
 TABLE3: dict[tuple[str, str], dict[str, tuple[float, float, Optional[float]]]] = {
     (d, lv): {"ERM": (*erm, None), "DIL": (*dil, None)}
-    for d in TABLE3_DATASETS for lv, (erm, dil) in zip(TABLE3_LEVELS, _T3[d])}
+    for d in TABLE3_DATASETS
+    for lv, (erm, dil) in zip(TABLE3_LEVELS, _T3[d])
+}
 
 TABLE6_DATASETS: tuple[str, ...] = ("CBSD68", "Kodak24", "Urban100")
 TABLE6_METHODS: tuple[str, ...] = ("RRDB/ERM", "RRDB/DIL", "SwinIR/ERM", "SwinIR/DIL")
@@ -197,7 +222,8 @@ _T6 = {  # method -> per dataset (PSNR, SSIM) at the unseen sigma 30
 }
 #: (dataset, 30) -> "<backbone>/<ERM|DIL>" -> (PSNR, SSIM, None); RGB
 TABLE6: dict[tuple[str, int], dict[str, tuple[float, float, Optional[float]]]] = {
-    (d, 30): {m: (*_T6[m][i], None) for m in TABLE6_METHODS} for i, d in enumerate(TABLE6_DATASETS)}
+    (d, 30): {m: (*_T6[m][i], None) for m in TABLE6_METHODS} for i, d in enumerate(TABLE6_DATASETS)
+}
 
 # ---------------------------------------------------------------- Tables 4, 5 and 7 (cross distortion types)
 # keyed (dataset, 0.0): 0.0 is the level code of a real set's own degraded inputs (evaluation.REAL_LEVEL)
@@ -211,7 +237,8 @@ _T4: dict[str, list[tuple[float, float, Optional[float]]]] = {
 }
 #: Table 4: (dataset, 0.0) -> {"ERM", "DIL_sf", "DIL_ps"} -> (PSNR, SSIM, gain); real denoising and deraining
 TABLE4: dict[tuple[str, float], dict[str, tuple[float, float, Optional[float]]]] = {
-    (d, 0.0): dict(zip(("ERM", "DIL_sf", "DIL_ps"), rows)) for d, rows in _T4.items()}
+    (d, 0.0): dict(zip(("ERM", "DIL_sf", "DIL_ps"), rows)) for d, rows in _T4.items()
+}
 _T5: dict[str, list[tuple[float, float, Optional[float]]]] = {  # method -> (RealSR V3, DRealSR), Y channel
     "ERM": [(27.65, 0.8098, None), (29.73, 0.8628, None)],
     "DIL_sf": [(27.94, 0.8098, 0.29), (29.99, 0.8648, 0.26)],
@@ -219,7 +246,8 @@ _T5: dict[str, list[tuple[float, float, Optional[float]]]] = {  # method -> (Rea
 }
 #: Table 5: (dataset, 0.0) -> {"ERM", "DIL_sf", "DIL_ps"} -> (PSNR, SSIM, gain); x4 real-world SR, Y channel
 TABLE5: dict[tuple[str, float], dict[str, tuple[float, float, Optional[float]]]] = {
-    (d, 0.0): {m: _T5[m][i] for m in _T5} for i, d in enumerate(("RealSRV3", "DRealSR"))}
+    (d, 0.0): {m: _T5[m][i] for m in _T5} for i, d in enumerate(("RealSRV3", "DRealSR"))
+}
 #: Table 5's rows of other networks (trained by their authors on their own data): the paper's numbers only
 TABLE5_REFERENCES: dict[str, dict[str, tuple[float, float]]] = {
     "Real-ESRNet": {"RealSRV3": (26.19, 0.7989), "DRealSR": (28.22, 0.8470)},
@@ -233,4 +261,5 @@ _T7 = {  # "<D1|D2>/<ERM|DIL>" -> (RealSR V3, DRealSR); D1 rows repeat Table 5's
 }
 #: Table 7: (dataset, 0.0) -> "<D1|D2>/<ERM|DIL>" -> (PSNR, SSIM, None); first- vs second-order training distortions
 TABLE7: dict[tuple[str, float], dict[str, tuple[float, float, Optional[float]]]] = {
-    (d, 0.0): {m: (*_T7[m][i], None) for m in _T7} for i, d in enumerate(("RealSRV3", "DRealSR"))}
+    (d, 0.0): {m: (*_T7[m][i], None) for m in _T7} for i, d in enumerate(("RealSRV3", "DRealSR"))
+}

@@ -49,8 +49,16 @@ def _window(outputs: list[torch.Tensor], size: int) -> tuple[int, int]:
 
 
 @torch.no_grad()
-def write_crops(path: Path, jobs: list[Job], records: list[dict[str, Any]], sets: list[Any], evaluator: Any,
-                level: float, key: str, crop: int = 96) -> Path | None:
+def write_crops(
+    path: Path,
+    jobs: list[Job],
+    records: list[dict[str, Any]],
+    sets: list[Any],
+    evaluator: Any,
+    level: float,
+    key: str,
+    crop: int = 96,
+) -> Path | None:
     """Write the comparison figure to ``path`` (PNG); None when there is nothing to show.
 
     ``jobs``/``records``: the table's runs (one per method is used: the first seed's);
@@ -82,7 +90,7 @@ def write_crops(path: Path, jobs: list[Job], records: list[dict[str, Any]], sets
         panels = [("degraded", degraded[0])] + [(name, o[0]) for (name, _), o in zip(models, outs)] + [("clean", clean)]
         for col, (name, img) in enumerate(panels):
             ax = axes[row][col]
-            ax.imshow(img[:, top:top + size, left:left + size].permute(1, 2, 0).clamp(0, 1).numpy())
+            ax.imshow(img[:, top : top + size, left : left + size].permute(1, 2, 0).clamp(0, 1).numpy())
             ax.set_xticks([])
             ax.set_yticks([])
             if row == 0 or col == 0:

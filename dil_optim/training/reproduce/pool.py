@@ -67,8 +67,9 @@ def _raise_interrupt(signum: int, frame: Any) -> None:
     raise KeyboardInterrupt(f"signal {signum}")
 
 
-def run_parallel(fn: Callable[[Any, Any], Any], jobs: Sequence[Any], workers: int, progress: Any,
-                 grace_s: float = 60.0) -> list[Any]:
+def run_parallel(
+    fn: Callable[[Any, Any], Any], jobs: Sequence[Any], workers: int, progress: Any, grace_s: float = 60.0
+) -> list[Any]:
     """``[fn(job, reporter) for job in jobs]``, computed in ``workers`` processes; ``fn`` and the
     jobs must be picklable (a module-level function, plain data). On a failure, Ctrl-C or
     SIGTERM the workers get SIGTERM and ``grace_s`` seconds to write their checkpoints and exit;

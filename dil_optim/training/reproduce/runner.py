@@ -29,8 +29,18 @@ from . import live, pictures, pool, report
 from .jobs import Job, run_job, test_sets
 from .spec import METHODS, PROFILES, Backbone, Profile, TableSpec
 
-__all__ = ["Profile", "PROFILES", "TableSpec", "METHODS", "Job", "parse_args", "resolve_profile", "run_jobs",
-           "select_lr", "main"]
+__all__ = [
+    "Profile",
+    "PROFILES",
+    "TableSpec",
+    "METHODS",
+    "Job",
+    "parse_args",
+    "resolve_profile",
+    "run_jobs",
+    "select_lr",
+    "main",
+]
 
 logger = logging.getLogger("dil_optim.training.reproduce")
 
@@ -50,68 +60,126 @@ def parse_args(spec: TableSpec, argv: list[str] | None = None, prog: str | None 
     key = spec.level_key
     ap = argparse.ArgumentParser(prog=prog, description=f"Reproduce {spec.title}. Quick CPU profile by default.")
     ap.add_argument("--profile", choices=sorted(PROFILES), default="quick")
-    ap.add_argument("--methods", nargs="+", default=list(spec.methods), metavar="M",
-                    help=f"{' '.join(METHODS)} (or ERM DIL_sf ...); default {' '.join(spec.methods)}. erm_bf: "
-                         "ERM without additive biases; erm_oracle: ERM that also trains on the unseen levels")
+    ap.add_argument(
+        "--methods",
+        nargs="+",
+        default=list(spec.methods),
+        metavar="M",
+        help=f"{' '.join(METHODS)} (or ERM DIL_sf ...); default {' '.join(spec.methods)}. erm_bf: "
+        "ERM without additive biases; erm_oracle: ERM that also trains on the unseen levels",
+    )
     names = f" or a name: {', '.join(spec.level_names.values())}" if spec.level_names else ""
-    ap.add_argument(f"--{key}s", dest="levels", nargs="+", type=spec.parse_level,
-                    default=[float(v) for v in spec.eval_levels],
-                    help=f"test {key} values{names} "
-                         f"(default {' '.join(spec.level_label(v) for v in spec.eval_levels)})")
-    ap.add_argument(f"--train-{key}s", dest="train_levels", nargs="+", type=spec.parse_level,
-                    default=[float(v) for v in spec.train_levels], help="training confounder levels")
+    ap.add_argument(
+        f"--{key}s",
+        dest="levels",
+        nargs="+",
+        type=spec.parse_level,
+        default=[float(v) for v in spec.eval_levels],
+        help=f"test {key} values{names} (default {' '.join(spec.level_label(v) for v in spec.eval_levels)})",
+    )
+    ap.add_argument(
+        f"--train-{key}s",
+        dest="train_levels",
+        nargs="+",
+        type=spec.parse_level,
+        default=[float(v) for v in spec.train_levels],
+        help="training confounder levels",
+    )
     if spec.backbones:
-        ap.add_argument("--backbones", nargs="+", default=[b.label for b in spec.backbones],
-                        choices=[b.label for b in spec.backbones], metavar="B",
-                        help=f"the backbones to train, each with every method (default all: "
-                             f"{' '.join(b.label for b in spec.backbones)})")
-    ap.add_argument("--sets", nargs="+", default=list(spec.datasets), metavar="NAME",
-                    help=f"test sets (default the paper's: {' '.join(spec.datasets) or 'none'})")
+        ap.add_argument(
+            "--backbones",
+            nargs="+",
+            default=[b.label for b in spec.backbones],
+            choices=[b.label for b in spec.backbones],
+            metavar="B",
+            help=f"the backbones to train, each with every method (default all: "
+            f"{' '.join(b.label for b in spec.backbones)})",
+        )
+    ap.add_argument(
+        "--sets",
+        nargs="+",
+        default=list(spec.datasets),
+        metavar="NAME",
+        help=f"test sets (default the paper's: {' '.join(spec.datasets) or 'none'})",
+    )
     ap.add_argument("--seed", nargs="+", type=int, default=[0], help="one or more seeds (run one after another)")
     ap.add_argument("--data-root", default=None, help="folder holding the test sets (CBSD68/, McMaster/, ...)")
     ap.add_argument("--train-root", default=None, help="folder of clean training images (default: built-in)")
     ap.add_argument("--out", default=None, help="output folder (default runs/<table>-<profile>)")
     ap.add_argument("--device", default="auto", help="auto (cuda if available), cpu, cuda, cuda:1, ...")
     ap.add_argument("--resume", action="store_true", help="continue a killed run in --out to the same numbers")
-    ap.add_argument("--content", choices=["shared", "independent"], default="shared",
-                    help="DIL confounder batches: one clean batch degraded n ways (shared, the paper's "
-                         "counterfactual augmentation) or a clean batch each (independent, the authors' code)")
+    ap.add_argument(
+        "--content",
+        choices=["shared", "independent"],
+        default="shared",
+        help="DIL confounder batches: one clean batch degraded n ways (shared, the paper's "
+        "counterfactual augmentation) or a clean batch each (independent, the authors' code)",
+    )
     g = ap.add_argument_group("overrides of the profile")
     g.add_argument("--model", default=None, help="backbone name for dil_optim.models.build_model")
-    g.add_argument("--compute", choices=["equal-ge", "equal-steps"], default=None,
-                   help="equal-ge (default): every method gets --budget-ge gradient evaluations; equal-steps: "
-                        "every method takes as many outer steps as ERM does within --budget-ge")
+    g.add_argument(
+        "--compute",
+        choices=["equal-ge", "equal-steps"],
+        default=None,
+        help="equal-ge (default): every method gets --budget-ge gradient evaluations; equal-steps: "
+        "every method takes as many outer steps as ERM does within --budget-ge",
+    )
     g.add_argument("--budget-ge", type=int, default=None, help="gradient evaluations per method")
     g.add_argument("--max-steps", type=int, default=None, help="cap on outer steps per method (breaks equal compute)")
     g.add_argument("--patch-size", type=int, default=None)
     g.add_argument("--batch-size", type=int, default=None)
     g.add_argument("--lr", type=_positive_float, default=None, help="outer lr (the inner/virtual lr is tied to it)")
-    g.add_argument("--lr-grid", type=_positive_float, nargs="+", default=None, metavar="LR",
-                   help="train each method once per lr and report the one with the best seen-level PSNR on the "
-                        "validation split (needs --val-images)")
-    g.add_argument("--val-images", type=int, default=None,
-                   help="training images held out as the validation split (0: none)")
+    g.add_argument(
+        "--lr-grid",
+        type=_positive_float,
+        nargs="+",
+        default=None,
+        metavar="LR",
+        help="train each method once per lr and report the one with the best seen-level PSNR on the "
+        "validation split (needs --val-images)",
+    )
+    g.add_argument(
+        "--val-images", type=int, default=None, help="training images held out as the validation split (0: none)"
+    )
     g.add_argument("--val-crop", type=int, default=None, help="centre crop side of the validation images (0: whole)")
     g.add_argument("--eval-images", type=int, default=None, help="first K images per test set (0: all)")
     g.add_argument("--eval-crop", type=int, default=None, help="centre crop side for evaluation (0: whole)")
     g.add_argument("--evals", type=int, default=None, help="evaluations along training (the last is the table's)")
     g.add_argument("--checkpoint-every-ge", type=int, default=None, help="checkpoint interval in ge")
-    g.add_argument("--workers", type=int, default=None,
-                   help="processes on CPU (default: one per job, up to the CPU count)")
+    g.add_argument(
+        "--workers", type=int, default=None, help="processes on CPU (default: one per job, up to the CPU count)"
+    )
     g.add_argument("--threads", type=int, default=None, help="torch threads per process")
-    g.add_argument("--fast", nargs="+", default=None, choices=FAST_OPTIONS, metavar="OPT",
-                   help=f"speed options ({', '.join(FAST_OPTIONS)}; see dil_optim.training.fast); default none")
-    ap.add_argument("--throughput-only", action="store_true",
-                    help="train --max-steps (default 20) steps per method after one warm-up step, "
-                         "print it/s, write throughput.json; no evaluation")
+    g.add_argument(
+        "--fast",
+        nargs="+",
+        default=None,
+        choices=FAST_OPTIONS,
+        metavar="OPT",
+        help=f"speed options ({', '.join(FAST_OPTIONS)}; see dil_optim.training.fast); default none",
+    )
+    ap.add_argument(
+        "--throughput-only",
+        action="store_true",
+        help="train --max-steps (default 20) steps per method after one warm-up step, "
+        "print it/s, write throughput.json; no evaluation",
+    )
     args = ap.parse_args(argv)
     aliases = {**{k: k for k in METHODS}, **{v.lower(): k for k, v in METHODS.items()}}
     bad = [m for m in args.methods if m.lower() not in aliases]
     if bad:
         ap.error(f"unknown method(s) {bad}; choose from {', '.join(METHODS)} or {', '.join(METHODS.values())}")
     args.methods = list(dict.fromkeys(aliases[m.lower()] for m in args.methods))
-    for name in ("budget_ge", "max_steps", "patch_size", "batch_size", "evals", "workers", "threads",
-                 "checkpoint_every_ge"):
+    for name in (
+        "budget_ge",
+        "max_steps",
+        "patch_size",
+        "batch_size",
+        "evals",
+        "workers",
+        "threads",
+        "checkpoint_every_ge",
+    ):
         v = getattr(args, name)
         if v is not None and v < 1:
             ap.error(f"--{name.replace('_', '-')} must be >= 1, got {v}")
@@ -122,21 +190,34 @@ def parse_args(spec: TableSpec, argv: list[str] | None = None, prog: str | None 
     if args.lr_grid and not (args.val_images or spec.profile(PROFILES[args.profile]).val_images):
         ap.error("--lr-grid chooses on the validation split: give --val-images K (K >= 1)")
     if spec.backbones and args.model:
-        ap.error(f"--model: this table trains its backbones ({', '.join(b.label for b in spec.backbones)}); "
-                 "choose among them with --backbones")
+        ap.error(
+            f"--model: this table trains its backbones ({', '.join(b.label for b in spec.backbones)}); "
+            "choose among them with --backbones"
+        )
     if "erm_oracle" in args.methods and all(spec.is_seen(v, tuple(args.train_levels)) for v in args.levels):
         ap.error("erm_oracle trains on the unseen test levels, and every test level is a training level")
     return args
 
 
-def resolve_profile(args: argparse.Namespace, device: torch.device, n_jobs: int,
-                    spec: TableSpec | None = None) -> Profile:
+def resolve_profile(
+    args: argparse.Namespace, device: torch.device, n_jobs: int, spec: TableSpec | None = None
+) -> Profile:
     """The profile with the table's overrides (``spec.profiles``), then the command line's;
     ``workers=0`` becomes one process per job up to the CPU count, each with an equal share of
     the cores (one process on a GPU)."""
     p = spec.profile(PROFILES[args.profile]) if spec is not None else PROFILES[args.profile]
-    names = ("model", "budget_ge", "patch_size", "batch_size", "lr", "evals", "workers", "threads",
-             "checkpoint_every_ge", "compute")
+    names = (
+        "model",
+        "budget_ge",
+        "patch_size",
+        "batch_size",
+        "lr",
+        "evals",
+        "workers",
+        "threads",
+        "checkpoint_every_ge",
+        "compute",
+    )
     over: dict[str, Any] = {k: getattr(args, k) for k in names if getattr(args, k)}
     for k in ("eval_images", "eval_crop", "val_crop"):
         if getattr(args, k) is not None:
@@ -179,9 +260,14 @@ def expand_backbones(jobs: list[Job], backbones: list[Backbone]) -> list[Job]:
         for j in jobs:
             p = j.profile
             model = b.model_for(p.name, p.model)
-            out.append(replace(j, backbone=b.label, profile=replace(
-                p, model=model, model_overrides=p.model_overrides if model == p.model else ()),
-                train_levels=tuple(float(v) for v in b.train_levels) or j.train_levels))
+            out.append(
+                replace(
+                    j,
+                    backbone=b.label,
+                    profile=replace(p, model=model, model_overrides=p.model_overrides if model == p.model else ()),
+                    train_levels=tuple(float(v) for v in b.train_levels) or j.train_levels,
+                )
+            )
     return out if backbones else jobs
 
 
@@ -211,29 +297,65 @@ def main(spec: TableSpec, argv: list[str] | None = None, prog: str | None = None
     args = parse_args(spec, argv, prog)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     rank, world, local_rank = init_distributed(args.device)
-    device = torch.device("cuda" if args.device == "auto" and torch.cuda.is_available() else
-                          ("cpu" if args.device == "auto" else args.device))
+    device = torch.device(
+        "cuda"
+        if args.device == "auto" and torch.cuda.is_available()
+        else ("cpu" if args.device == "auto" else args.device)
+    )
     if world > 1:  # torchrun: every method trains data-parallel over the processes, one job at a time
         device = torch.device("cuda", local_rank or 0) if device.type == "cuda" else device
         args.workers = 1
     grid = tuple(dict.fromkeys(args.lr_grid)) if args.lr_grid else (None,)
     backbones = [b for b in spec.backbones if b.label in getattr(args, "backbones", ())]
-    profile = resolve_profile(args, device, len(args.methods) * len(args.seed) * len(grid) * max(1, len(backbones)),
-                              spec)
+    profile = resolve_profile(
+        args, device, len(args.methods) * len(args.seed) * len(grid) * max(1, len(backbones)), spec
+    )
     spec = replace(spec, datasets=tuple(args.sets))
     out = Path(args.out or f"runs/{spec.name}-{profile.name}")
     out.mkdir(parents=True, exist_ok=True)
-    jobs = [Job(m, seed, profile, spec, tuple(args.levels), tuple(args.train_levels), args.train_root,
-                args.data_root, str(device), str(out), args.resume, args.max_steps, args.throughput_only,
-                args.content, lr, rank=rank, world=world)
-            for seed in args.seed for m in args.methods for lr in grid]
+    jobs = [
+        Job(
+            m,
+            seed,
+            profile,
+            spec,
+            tuple(args.levels),
+            tuple(args.train_levels),
+            args.train_root,
+            args.data_root,
+            str(device),
+            str(out),
+            args.resume,
+            args.max_steps,
+            args.throughput_only,
+            args.content,
+            lr,
+            rank=rank,
+            world=world,
+        )
+        for seed in args.seed
+        for m in args.methods
+        for lr in grid
+    ]
     jobs = expand_backbones(jobs, backbones)
-    logger.info("%s, profile %s: %s, %dx%d patches, batch %d, %d ge per method (%s), lr %s; %d job(s) on %s, "
-                "%d process(es) x %s thread(s); output %s", spec.title, profile.name,
-                ", ".join(dict.fromkeys(j.profile.model for j in jobs)) or profile.model,
-                profile.patch_size, profile.patch_size, profile.batch_size, profile.budget_ge, profile.compute,
-                " ".join(f"{v:g}" for v in profile.lr_grid) if profile.lr_grid else f"{profile.lr:g}",
-                len(jobs), device, profile.workers, profile.threads or torch.get_num_threads(), out)
+    logger.info(
+        "%s, profile %s: %s, %dx%d patches, batch %d, %d ge per method (%s), lr %s; %d job(s) on %s, "
+        "%d process(es) x %s thread(s); output %s",
+        spec.title,
+        profile.name,
+        ", ".join(dict.fromkeys(j.profile.model for j in jobs)) or profile.model,
+        profile.patch_size,
+        profile.patch_size,
+        profile.batch_size,
+        profile.budget_ge,
+        profile.compute,
+        " ".join(f"{v:g}" for v in profile.lr_grid) if profile.lr_grid else f"{profile.lr:g}",
+        len(jobs),
+        device,
+        profile.workers,
+        profile.threads or torch.get_num_threads(),
+        out,
+    )
     sets: Any = []
     absent: list[str] = []
     if not args.throughput_only:
@@ -253,20 +375,41 @@ def main(spec: TableSpec, argv: list[str] | None = None, prog: str | None = None
     if args.throughput_only:
         path = report.write_throughput(out, records, profile, device, argv)
         for r in records:
-            print(f"{r['method']:7s} {r['it_per_s']:8.3f} it/s  {r['ge_per_s']:8.2f} ge/s  "
-                  f"({r['ge_per_step']} ge per step, {r['steps']} steps)")
+            print(
+                f"{r['method']:7s} {r['it_per_s']:8.3f} it/s  {r['ge_per_s']:8.2f} ge/s  "
+                f"({r['ge_per_step']} ge per step, {r['steps']} steps)"
+            )
         print(f"throughput: {path}")
         return out
     chosen, lr_choice = select_lr(records)
     evaluator = Evaluator(sets, spec.kind, tuple(args.levels), "cpu", spec.channel)
-    paths = report.write_all(out, spec, profile, jobs, chosen, evaluator(None), sets, absent, total, device, argv,
-                             all_records=records, lr_choice=lr_choice)
+    paths = report.write_all(
+        out,
+        spec,
+        profile,
+        jobs,
+        chosen,
+        evaluator(None),
+        sets,
+        absent,
+        total,
+        device,
+        argv,
+        all_records=records,
+        lr_choice=lr_choice,
+    )
     unseen = [v for v in args.levels if not spec.is_seen(v, tuple(args.train_levels))]
     if unseen and sets:
         by_run = {(j.label, j.seed, j.run_lr): j for j in jobs}
-        crops = pictures.write_crops(out / f"{spec.figure}_crops.png",
-                                     [by_run[(r["method"], r["seed"], r["lr"])] for r in chosen], chosen, sets,
-                                     evaluator, max(unseen), spec.level_key)
+        crops = pictures.write_crops(
+            out / f"{spec.figure}_crops.png",
+            [by_run[(r["method"], r["seed"], r["lr"])] for r in chosen],
+            chosen,
+            sets,
+            evaluator,
+            max(unseen),
+            spec.level_key,
+        )
         if crops is not None:
             paths["crops"] = crops
     for label, path in paths.items():

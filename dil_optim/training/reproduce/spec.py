@@ -11,8 +11,15 @@ __all__ = ["METHODS", "BASELINES", "Profile", "PROFILES", "Backbone", "TableSpec
 #: method key -> the label tables print. ``erm_bf``: ERM on the same backbone with every additive
 #: bias removed (Mohan et al., ICLR 2020). ``erm_oracle``: ERM whose mixed batches also draw the
 #: unseen test levels (the upper bound no training on the seen levels can pass at that scale).
-METHODS = {"erm": "ERM", "sf": "DIL_sf", "pf": "DIL_pf", "ss": "DIL_ss", "ps": "DIL_ps",
-           "erm_bf": "ERM_bf", "erm_oracle": "ERM_oracle"}
+METHODS = {
+    "erm": "ERM",
+    "sf": "DIL_sf",
+    "pf": "DIL_pf",
+    "ss": "DIL_ss",
+    "ps": "DIL_ps",
+    "erm_bf": "ERM_bf",
+    "erm_oracle": "ERM_oracle",
+}
 #: the methods a table runs by default
 DEFAULT_METHODS = ("erm", "sf", "pf", "ss", "ps")
 BASELINES = ("erm_bf", "erm_oracle")
@@ -68,12 +75,22 @@ PROFILES = {
     # supplementary Sec. 11.1: RRDB 64/23/32, 64x64 patches, batch 8, Adam 1e-4 halved at 200K/300K
     # of 400K iterations, L1. 400K iterations of batch 8 = 400K ge: ERM runs exactly that schedule.
     # init="authors": PyTorch's default conv-bias initialisation in the dense blocks, as the authors' RRDB
-    "paper": Profile("paper", "rrdb", 64, 8, 400_000, 1e-4, evals=4, checkpoint_every_ge=20_000,
-                     model_overrides=(("init", "authors"),)),
+    "paper": Profile(
+        "paper",
+        "rrdb",
+        64,
+        8,
+        400_000,
+        1e-4,
+        evals=4,
+        checkpoint_every_ge=20_000,
+        model_overrides=(("init", "authors"),),
+    ),
     # chosen by measurement on a 2-core CPU, see docs/results.md
     # (workers=0: one process per job up to the CPU count; on 2 cores, 2 processes x 1 thread)
-    "quick": Profile("quick", "dncnn", 32, 8, 3_000, 1e-4, eval_images=8, eval_crop=192, evals=4,
-                     checkpoint_every_ge=500, workers=0),
+    "quick": Profile(
+        "quick", "dncnn", 32, 8, 3_000, 1e-4, eval_images=8, eval_crop=192, evals=4, checkpoint_every_ge=500, workers=0
+    ),
 }
 
 
