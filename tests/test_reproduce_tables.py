@@ -245,11 +245,18 @@ def test_tables_are_listed_with_their_settings() -> None:
                                   TABLE6_SPEC).budget_ge == 77  # the command line still wins
 
 
-def test_absent_sets_are_named_with_where_to_get_them(caplog: pytest.LogCaptureFixture) -> None:
+def test_absent_sets_are_named_in_one_line_with_where_to_get_them_in_the_log(
+        caplog: pytest.LogCaptureFixture, tmp_path: Path) -> None:
+    log = tmp_path / "log.txt"
     with caplog.at_level(logging.INFO, logger="dil_optim.training.reproduce"):
-        report.announce_sets([("BSD100", [], {"files": 8})], ["DIV2K", "Nope"], ("BSD100", "DIV2K", "Nope"))
-    assert "https://data.vision.ee.ethz.ch/cvl/DIV2K/" in caplog.text and "(100 images expected)" in caplog.text
-    assert "Nope: not a registered test set" in caplog.text
+        report.announce_sets([("builtin", [], {"files": 3})], ["CBSD68", "DIV2K", "Nope"],
+                             ("CBSD68", "DIV2K", "Nope"), log)
+    (line,) = [r.getMessage() for r in caplog.records]
+    assert "absent: CBSD68, DIV2K, Nope" in line and "the built-in photographs stand in" in line
+    assert "python -m dil_optim.data.downloader CBSD68 --data-root DIR" in line and str(log) in line
+    details = log.read_text()
+    assert "https://data.vision.ee.ethz.ch/cvl/DIV2K/" in details and "(100 images expected)" in details
+    assert "Nope: not a registered test set" in details
 
 
 # ------------------------------------------------------------------------------- the paper's numbers

@@ -23,8 +23,9 @@ __all__ = ["announce_sets", "write_json", "versions", "write_all", "write_throug
 logger = logging.getLogger("dil_optim.training.reproduce")
 
 
-def announce_sets(sets: list[Any], absent: list[str], asked: tuple[str, ...]) -> None:
-    """One line: the test sets found, those absent, and where the built-in photographs stand in."""
+def announce_sets(sets: list[Any], absent: list[str], asked: tuple[str, ...], log: Path | None = None) -> None:
+    """One line: the test sets found, those absent, whether the built-in photographs stand in, and
+    the one command that fetches the downloadable ones; each absent set's details go to ``log``."""
     if not asked:
         logger.info("no test sets: scoring the validation split only")
         return
@@ -32,15 +33,17 @@ def announce_sets(sets: list[Any], absent: list[str], asked: tuple[str, ...]) ->
     if not absent:
         logger.info("test sets: %s", found)
         return
-    names = " ".join(absent)
-    standin = "; the built-in photographs stand in" if [n for n, _, _ in sets] == ["builtin"] else ""
-    logger.info(
-        "test sets: %s; absent: %s%s. Where to get them: %s",
-        found,
-        names,
-        standin,
-        "; ".join(f"{n}: {_how_to_get(n)}" for n in absent),
-    )
+    how = {n: _how_to_get(n) for n in absent}
+    fetch = [n for n in absent if "downloader" in how[n]]
+    standin = " (the built-in photographs stand in)" if [n for n, _, _ in sets] == ["builtin"] else ""
+    line = f"test sets: {found}{standin}; absent: {', '.join(absent)}"
+    if fetch:
+        line += f"; fetch them: python -m dil_optim.data.downloader {' '.join(fetch)} --data-root DIR"
+    if log is not None:
+        with open(log, "a") as f:
+            f.write("".join(f"absent test set {n}: {h}\n" for n, h in how.items()))
+        line += f" (where to get each: {log})"
+    logger.info("%s", line)
 
 
 def _how_to_get(name: str) -> str:

@@ -360,7 +360,7 @@ def main(spec: TableSpec, argv: list[str] | None = None, prog: str | None = None
     absent: list[str] = []
     if not args.throughput_only:
         sets, absent = test_sets(spec.datasets, args.data_root, profile.eval_images, profile.eval_crop)
-        report.announce_sets(sets, absent, spec.datasets)
+        report.announce_sets(sets, absent, spec.datasets, out / "log.txt")
     t0 = time.perf_counter()
     progress = live.Progress(jobs, spec.level_key, out / "log.txt") if rank == 0 else None
     records = run_jobs(jobs, profile.workers, progress)
