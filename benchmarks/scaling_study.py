@@ -89,7 +89,9 @@ def _profile(cell: Cell, args: argparse.Namespace) -> Profile:
     return Profile(name=f"scaling-{args.profile}", model=cell.model, patch_size=48 if gpu else 32,
                    batch_size=8, budget_ge=cell.budget_ge, lr=args.lr, milestones=(), evals=cell.evals,
                    checkpoint_every_ge=max(250, cell.budget_ge // 8), workers=1, threads=None if gpu else 1,
-                   val_images=args.val_images, val_crop=args.val_crop, model_overrides=cell.overrides)
+                   val_images=args.val_images, val_crop=args.val_crop, model_overrides=cell.overrides,
+                   # on a GPU: the speed options that keep fp32 numbers; bf16 waits for its PSNR effect to be measured
+                   fast=("tf32", "channels_last", "fused") if gpu else ())
 
 
 def _job(cell: Cell, method: str, seed: int, args: argparse.Namespace, device: str, content: str = "shared") -> Job:
