@@ -20,7 +20,7 @@ that the answer to "does DIL repair ERM's failure" comes first on a 2-core machi
 2. At the small cell where ERM's failure at 4,000 ge is largest: DIL_sf with shared confounder
    content (the paper's counterfactual batches), DIL_sf with independent content (the authors'
    code), DIL_ps; seed 0.
-3. Seed 1 at that cell: ERM, ERM_bf, ERM_oracle, DIL_sf, DIL_ps.
+3. Seed 1 at that cell: ERM, ERM_bf, ERM_oracle, DIL_sf, DIL_ps, DIL_sf with independent content.
 4. ERM and ERM_oracle, then ERM_bf, on the medium cells (4,000 ge): the capacity axis.
 5. ERM and ERM_oracle on the large cells (1,000 ge: the capacity axis at the shorter lengths).
 6. DIL_sf and DIL_ps at the medium cell with the largest failure, if it exceeds the small one's.
@@ -315,7 +315,8 @@ def main(argv: list[str] | None = None) -> None:
              _job(c, "ps", 0, args, device)])
     if 3 in args.phases and chosen:
         c = cellmap[chosen]
-        run([_job(c, m, 1, args, device) for m in (*baselines, "sf", "ps")])
+        run([_job(c, m, 1, args, device) for m in (*baselines, "sf", "ps")]
+            + [_job(c, "sf", 1, args, device, "independent")])
     if 4 in args.phases:  # the failure (ERM, oracle) of every medium cell first, then the bias-free control
         run([_job(c, m, 0, args, device) for c in medium for m in ("erm", "erm_oracle")]
             + [_job(c, "erm_bf", 0, args, device) for c in medium])
