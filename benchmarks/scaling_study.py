@@ -20,10 +20,12 @@ that the answer to "does DIL repair ERM's failure" comes first on a 2-core machi
 2. At the small cell where ERM's failure at 4,000 ge is largest: DIL_sf with shared confounder
    content (the paper's counterfactual batches), DIL_sf with independent content (the authors'
    code), DIL_ps; seed 0.
-3. Seed 1 at that cell: ERM, ERM_bf, ERM_oracle, DIL_sf, DIL_ps, DIL_sf with independent content.
+3. Seed 1 at that cell: ERM, ERM_bf, ERM_oracle, DIL_sf, DIL_ps (DIL_sf with independent
+   content joins the last phase).
 4. ERM and ERM_oracle, then ERM_bf, on the medium cells (4,000 ge): the capacity axis.
-5. ERM and ERM_oracle on the large cells (1,000 ge: the capacity axis at the shorter lengths).
-6. DIL_sf and DIL_ps at the medium cell with the largest failure, if it exceeds the small one's.
+5. In one pool, in this order: DIL_ps and DIL_sf at the medium cell with the largest failure
+   (seed 0); ERM and ERM_oracle on the large cells (1,000 ge: the capacity axis at the shorter
+   lengths); DIL_sf with independent content, seed 1, at the small cell of phase 2.
 
 Outputs in ``--out`` (default runs/scaling-<profile>): ``scaling.json``, ``scaling.md`` and
 ``fig_scaling.png``, rewritten after every phase.
@@ -246,7 +248,7 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--val-images", type=int, default=16)
     ap.add_argument("--val-crop", type=int, default=96)
     ap.add_argument("--workers", type=int, default=2)
-    ap.add_argument("--phases", nargs="+", type=int, default=[1, 2, 3, 4, 5, 6])
+    ap.add_argument("--phases", nargs="+", type=int, default=[1, 2, 3, 4, 5])
     ap.add_argument("--device", default="auto")
     ap.add_argument("--cells", nargs="+", default=None, help="only these cells (default all of the profile)")
     ap.add_argument("--budget-ge", type=int, default=None, help="smoke runs: every cell's budget (2 evaluations)")
@@ -268,11 +270,11 @@ def main(argv: list[str] | None = None) -> None:
     state_path = out / "state.json"
     chosen = json.loads(state_path.read_text())["chosen"] if state_path.is_file() else None
 
-    def run(jobs: list[Job]) -> None:
+    def run(jobs: list[Job], keep_order: bool = False) -> None:
         if not jobs:
             return
         progress = live.Progress(jobs, "sigma", out / "log.txt")
-        for job, rec in zip(jobs, run_jobs(jobs, workers, progress)):
+        for job, rec in zip(jobs, run_jobs(jobs, workers, progress, keep_order)):
             records[(Path(job.out).name, rec["method"], rec["seed"])] = rec
         write_outputs(out, cells, records, chosen, args, time.perf_counter() - t0)
 
@@ -315,18 +317,17 @@ def main(argv: list[str] | None = None) -> None:
              _job(c, "ps", 0, args, device)])
     if 3 in args.phases and chosen:
         c = cellmap[chosen]
-        run([_job(c, m, 1, args, device) for m in (*baselines, "sf", "ps")]
-            + [_job(c, "sf", 1, args, device, "independent")])
+        run([_job(c, m, 1, args, device) for m in (*baselines, "sf", "ps")])
     if 4 in args.phases:  # the failure (ERM, oracle) of every medium cell first, then the bias-free control
         run([_job(c, m, 0, args, device) for c in medium for m in ("erm", "erm_oracle")]
             + [_job(c, "erm_bf", 0, args, device) for c in medium])
     if 5 in args.phases:
-        run([_job(c, m, 0, args, device) for c in large for m in ("erm", "erm_oracle")])
-    if 6 in args.phases and chosen:
         fails = {c.name: f for c in medium if (f := failure(c.name)) is not None}
-        best = max(fails, key=fails.__getitem__) if fails else None
-        if best is not None and fails[best] > (failure(chosen) or float("inf")):
-            run([_job(cellmap[best], m, 0, args, device) for m in ("sf", "ps")])
+        best = [cellmap[max(fails, key=fails.__getitem__)]] if fails else []
+        run([_job(c, m, 0, args, device) for c in best for m in ("ps", "sf")]
+            + [_job(c, m, 0, args, device) for c in large for m in ("erm", "erm_oracle")]
+            + ([_job(cellmap[chosen], "sf", 1, args, device, "independent")] if chosen else []),
+            keep_order=True)
     write_outputs(out, cells, records, chosen, args, time.perf_counter() - t0)
     print(f"scaling: {out / 'scaling.md'}, {out / 'scaling.json'}, {out / 'fig_scaling.png'}")
 

@@ -238,11 +238,11 @@ def resolve_profile(
     return p
 
 
-def run_jobs(jobs: list[Job], workers: int, progress: Any) -> list[dict[str, Any]]:
-    """Run the jobs, longest first (throughput runs: in the given order, so a cut-off run still
-    reports the first), in ``workers`` spawned processes, 1: in this process."""
+def run_jobs(jobs: list[Job], workers: int, progress: Any, keep_order: bool = False) -> list[dict[str, Any]]:
+    """Run the jobs, longest first (throughput runs, or ``keep_order``: in the given order, so a
+    cut-off run still reports the first), in ``workers`` spawned processes, 1: in this process."""
     order = list(range(len(jobs)))
-    if jobs and not jobs[0].throughput:
+    if jobs and not jobs[0].throughput and not keep_order:
         order.sort(key=lambda i: -_COST[jobs[i].method] * jobs[i].steps * jobs[i].ge_per_step)
     if workers <= 1:
         done = {i: run_job(jobs[i], progress) for i in order}
