@@ -7,14 +7,14 @@ from __future__ import annotations
 import json
 import logging
 import re
-import runpy
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 from PIL import Image
+
+from scripts import run_table_script  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = Path("/work/shared")
@@ -56,12 +56,6 @@ def train_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return root
 
 
-def _script(table: str, argv: list[str], monkeypatch: pytest.MonkeyPatch) -> None:
-    """Run benchmarks/reproduce_<table>.py as ``python <script> argv...`` does."""
-    script = ROOT / "benchmarks" / f"reproduce_{table}.py"
-    monkeypatch.setattr(sys, "argv", [str(script), *argv])
-    monkeypatch.syspath_prepend(str(ROOT))
-    runpy.run_path(str(script), run_name="__main__")
 
 
 def _argv(train_root: Path, out: Path, budget: int, *extra: str) -> list[str]:
@@ -75,7 +69,7 @@ def _argv(train_root: Path, out: Path, budget: int, *extra: str) -> list[str]:
 def test_smoke_table2_deblurring(train_root: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                                  caplog: pytest.LogCaptureFixture) -> None:
     with caplog.at_level(logging.INFO, logger="dil_optim.training.reproduce"):
-        _script("table2", _argv(train_root, tmp_path, 8), monkeypatch)
+        run_table_script("table2", _argv(train_root, tmp_path, 8), monkeypatch)
     res = json.loads((tmp_path / "results.json").read_text())
     assert res["methods"] == ["ERM", "DIL_sf", "DIL_pf", "DIL_ss", "DIL_ps"]  # ERM and all four variants
     assert res["levels"] == [4.0, 4.2, 4.4, 4.6, 4.8, 5.0] and res["channel"] == "rgb"
@@ -97,7 +91,7 @@ def test_smoke_table2_deblurring(train_root: Path, tmp_path: Path, monkeypatch: 
 def test_smoke_table3_hybrid_on_y(train_root: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                                   caplog: pytest.LogCaptureFixture) -> None:
     with caplog.at_level(logging.INFO, logger="dil_optim.training.reproduce"):
-        _script("table3", _argv(train_root, tmp_path, 6, "--seed", "0", "1"), monkeypatch)
+        run_table_script("table3", _argv(train_root, tmp_path, 6, "--seed", "0", "1"), monkeypatch)
     res = json.loads((tmp_path / "results.json").read_text())
     assert res["methods"] == ["ERM", "DIL_sf"] and res["seeds"] == [0, 1] and res["channel"] == "y"
     assert res["levels"] == [MILD, MODERATE, SEVERE] and res["train_levels"] == [18, 19, 20]
@@ -118,7 +112,7 @@ def test_smoke_table3_hybrid_on_y(train_root: Path, tmp_path: Path, monkeypatch:
 
 def test_smoke_table6_two_backbones_in_one_run(train_root: Path, tmp_path: Path,
                                                monkeypatch: pytest.MonkeyPatch) -> None:
-    _script("table6", _argv(train_root, tmp_path, 8), monkeypatch)
+    run_table_script("table6", _argv(train_root, tmp_path, 8), monkeypatch)
     res = json.loads((tmp_path / "results.json").read_text())
     assert res["methods"] == ["RRDB/ERM", "RRDB/DIL_sf", "SwinIR/ERM", "SwinIR/DIL_sf"]
     assert {r["method"]: (r["backbone"], r["config"]["profile"]["model"]) for r in res["runs"]} == {

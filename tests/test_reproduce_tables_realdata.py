@@ -6,8 +6,6 @@ paper's numbers against the paper's text; the new level families."""
 from __future__ import annotations
 
 import json
-import runpy
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -24,6 +22,8 @@ from dil_optim.training.reproduce import jobs as jobs_mod
 from dil_optim.training.reproduce.paper_numbers import TABLE4, TABLE5, TABLE5_REFERENCES, TABLE7
 from dil_optim.training.reproduce.tables import TABLE4A_SPEC, TABLE4B_SPEC, TABLE5_SPEC, TABLE7_SPEC, TABLES
 
+from scripts import run_table_script  # noqa: E402
+
 ROOT = Path(__file__).resolve().parents[1]
 PAPER = Path("/work/shared/paper/dil-cvpr2023.txt")
 
@@ -37,11 +37,6 @@ def train_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return root
 
 
-def _script(table: str, argv: list[str], monkeypatch: pytest.MonkeyPatch) -> None:
-    script = ROOT / "benchmarks" / f"reproduce_{table}.py"
-    monkeypatch.setattr(sys, "argv", [str(script), *argv])
-    monkeypatch.syspath_prepend(str(ROOT))
-    runpy.run_path(str(script), run_name="__main__")
 
 
 def _argv(train_root: Path, data_root: Path, out: Path, budget: int, patch: int, crop: int, *extra: str) -> list[str]:
@@ -56,7 +51,7 @@ def _rows(out: Path) -> list[dict]:
 
 # ------------------------------------------------------------------------------------------ smoke runs
 def test_smoke_table4_standins(train_root: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    _script("table4", _argv(train_root, tmp_path / "no-data", tmp_path, 6, 32, 32), monkeypatch)
+    run_table_script("table4", _argv(train_root, tmp_path / "no-data", tmp_path, 6, 32, 32), monkeypatch)
     for part, stand in (("table4a", "no-CFA+gains (stand-in)"), ("table4b", "storm (stand-in)")):
         out = tmp_path / part
         rows = _rows(out)
@@ -75,7 +70,7 @@ def test_smoke_table4_real_layouts(train_root: Path, tmp_path: Path, monkeypatch
     make_derain(data, "Rain100L", n=2)
     make_derain(data, "Rain12", n=2, layout="rainy/norain")
     make_derain(data, "Rain800", n=2, layout="prefix")
-    _script("table4", _argv(train_root, data, tmp_path, 6, 32, 32, "--methods", "erm", "sf"), monkeypatch)
+    run_table_script("table4", _argv(train_root, data, tmp_path, 6, 32, 32, "--methods", "erm", "sf"), monkeypatch)
     a = _rows(tmp_path / "table4a")
     assert {(r["dataset"], r["distortion"]) for r in a} == {("SIDD", REAL_LEVEL), ("SIDD", 9.0)}
     md = (tmp_path / "table4a" / "table4a.md").read_text()
@@ -95,7 +90,7 @@ def test_smoke_table5_standins_and_real(train_root: Path, tmp_path: Path, monkey
     data = tmp_path / "data"
     make_realsr_v3(data, per_camera=1, size=64)
     make_drealsr(data, n=1, size=64)
-    _script("table5", _argv(train_root, data, tmp_path, 6, 32, 32, "--model", "rrdb_small"), monkeypatch)
+    run_table_script("table5", _argv(train_root, data, tmp_path, 6, 32, 32, "--model", "rrdb_small"), monkeypatch)
     rows = _rows(tmp_path)
     assert {(r["dataset"], r["distortion"]) for r in rows} == {(d, v) for d in ("RealSRV3", "DRealSR")
                                                           for v in (REAL_LEVEL, 8.0, 9.0)}
@@ -107,7 +102,7 @@ def test_smoke_table5_standins_and_real(train_root: Path, tmp_path: Path, monkey
 
 
 def test_smoke_table7_d1_d2(train_root: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    _script("table7", _argv(train_root, tmp_path / "no-data", tmp_path, 4, 32, 32), monkeypatch)
+    run_table_script("table7", _argv(train_root, tmp_path / "no-data", tmp_path, 4, 32, 32), monkeypatch)
     res = json.loads((tmp_path / "results.json").read_text())
     assert res["methods"] == ["D1/ERM", "D1/DIL_sf", "D2/ERM", "D2/DIL_sf"]
     cfg = {r["method"]: r["config"]["train_levels"] for r in
