@@ -47,7 +47,7 @@ from typing import Any
 
 import torch
 
-from dil_optim.training.reproduce import live, report
+from dil_optim.training.reproduce import live, provenance
 from dil_optim.training.reproduce.jobs import Job
 from dil_optim.training.reproduce.runner import run_jobs
 from dil_optim.training.reproduce.spec import Profile, TableSpec
@@ -147,11 +147,11 @@ def summarise(cells: list[Cell], records: dict[tuple[str, str, int], dict[str, A
 def write_outputs(out: Path, cells: list[Cell], records: dict[tuple[str, str, int], dict[str, Any]],
                   chosen: str | None, args: argparse.Namespace, wall: float) -> None:
     rows = summarise(cells, records)
-    report.write_json(out / "scaling.json", {
-        "command": report._command(None), "profile": args.profile, "lr": args.lr, "train_root": args.train_root,
+    provenance.write_json(out / "scaling.json", {
+        "command": provenance.command_line(None), "profile": args.profile, "lr": args.lr, "train_root": args.train_root,
         "val_images": args.val_images, "val_crop": args.val_crop, "train_levels": SPEC.train_levels,
         "val_levels": SPEC.eval_levels, "probe_level": PROBE, "chosen_cell": chosen, "wall_time_s": wall,
-        "versions": report.versions(torch.device("cpu" if args.profile != "gpu" else "cuda")),
+        "versions": provenance.versions(torch.device("cpu" if args.profile != "gpu" else "cuda")),
         "cells": [c.__dict__ for c in cells], "rows": rows,
         "runs": [{k: v for k, v in r.items() if k not in ("history", "final")} for r in records.values()],
     })
@@ -167,7 +167,7 @@ def _fmt(per: dict[int, dict[str, float]], key: str) -> str:
 def _table(path: Path, rows: list[dict[str, Any]], chosen: str | None, args: argparse.Namespace, wall: float) -> None:
     methods = ["ERM", "ERM_bf", "ERM_oracle", "DIL_sf", "DIL_sf-ind", "DIL_ps"]
     L = [f"# Scaling study ({args.profile} profile)", "",
-         f"- Command: `{report._command(None)}`; wall time so far {wall / 60:.0f} min.",
+         f"- Command: `{provenance.command_line(None)}`; wall time so far {wall / 60:.0f} min.",
          f"- Validation split: {args.val_images} images held out of the training images ({args.train_root or 'built-in'}),"
          f" centre {args.val_crop}x{args.val_crop}; seen sigma 10, 20; unseen 30, 40, 50. Constant Adam lr {args.lr:g}"
          " (outer = inner/virtual), L1, 32x32 patches, batch 8; ge = one forward + backward of a batch.",

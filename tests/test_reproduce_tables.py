@@ -22,7 +22,7 @@ SHARED = Path("/work/shared")
 from dil_optim.augment import HybridDistortion  # noqa: E402
 from dil_optim.models import build_model  # noqa: E402
 from dil_optim.training.evaluation import DEGRADATIONS, HYBRID_CODES, Evaluator, hybrid_level  # noqa: E402
-from dil_optim.training.reproduce import report, runner  # noqa: E402
+from dil_optim.training.reproduce import announce, runner  # noqa: E402
 from dil_optim.training.reproduce.paper_numbers import (  # noqa: E402
     TABLE1,
     TABLE2,
@@ -244,7 +244,7 @@ def test_absent_sets_are_named_in_one_line_with_where_to_get_them_in_the_log(
         caplog: pytest.LogCaptureFixture, tmp_path: Path) -> None:
     log = tmp_path / "log.txt"
     with caplog.at_level(logging.INFO, logger="dil_optim.training.reproduce"):
-        report.announce_sets([("builtin", [], {"files": 3})], ["CBSD68", "DIV2K", "Nope"],
+        announce.announce_sets([("builtin", [], {"files": 3})], ["CBSD68", "DIV2K", "Nope"],
                              ("CBSD68", "DIV2K", "Nope"), log)
     (line,) = [r.getMessage() for r in caplog.records]
     assert "absent: CBSD68, DIV2K, Nope" in line and "the built-in photographs stand in" in line

@@ -16,7 +16,8 @@ from PIL import Image
 
 from dil_optim.training.evaluation import split_train_val
 from dil_optim.training.reproduce import runner
-from dil_optim.training.reproduce.jobs import Job, build_job, eval_steps, undertrained
+from dil_optim.training.reproduce.convergence import eval_steps, undertrained
+from dil_optim.training.reproduce.jobs import Job, build_job
 from dil_optim.training.reproduce.spec import PROFILES
 from dil_optim.training.reproduce.tables import TABLE1_SPEC
 

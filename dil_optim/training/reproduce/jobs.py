@@ -10,7 +10,6 @@ images, and returns a plain-data record. Jobs are plain data so they cross proce
 from __future__ import annotations
 
 import json
-import statistics
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -28,26 +27,19 @@ from ..evaluation import DEGRADATIONS, Evaluator, load_test_sets, split_train_va
 from ..launch import ShardedSource
 from ..losses import build_loss
 from ..train import ConfounderBatchSource, batch_mode, ge_per_step, train
-from . import report
+from . import provenance
+from .convergence import eval_steps, seen_val_psnr, undertrained
+from .resume import ConfigGuard, History
 from .spec import METHODS, Profile, TableSpec, method_variant
 
 __all__ = [
     "Job",
     "job_model",
     "trained_model",
-    "ConfigGuard",
-    "History",
     "build_job",
     "run_job",
     "test_sets",
-    "eval_steps",
-    "seen_val_psnr",
-    "undertrained",
 ]
-
-#: a method whose seen-level validation PSNR rose by more than this over the last quarter of its
-#: budget is flagged "under-trained"
-CONVERGENCE_DB = 0.1
 
 
 @dataclass(frozen=True)
@@ -156,51 +148,6 @@ def _split(job: Job) -> tuple[Any, Any]:
     return _SETS[key]
 
 
-def _differences(a: dict[str, Any], b: dict[str, Any], prefix: str = "") -> list[str]:
-    out = []
-    for k in sorted(set(a) | set(b)):
-        x, y = a.get(k), b.get(k)
-        if isinstance(x, dict) and isinstance(y, dict):
-            out += _differences(x, y, f"{prefix}{k}.")
-        elif x != y:
-            out.append(f"{prefix}{k}: saved {x!r}, now {y!r}")
-    return out
-
-
-class ConfigGuard:
-    """Saved in each checkpoint; on resume, refuses one written with another configuration."""
-
-    def __init__(self, config: dict[str, Any], where: Path) -> None:
-        self.config, self.where = config, where
-
-    def check(self, saved: dict[str, Any]) -> None:
-        diff = _differences(saved, self.config)
-        if diff:
-            raise ValueError(
-                f"--resume: {self.where} was written with another configuration ({'; '.join(diff)}); "
-                "rerun without --resume to start over, or give another --out"
-            )
-
-    def state_dict(self) -> dict[str, Any]:
-        return {"json": json.dumps(self.config)}
-
-    def load_state_dict(self, state: dict[str, Any]) -> None:
-        self.check(json.loads(state["json"]))
-
-
-class History:
-    """The evaluations made along one training run (saved in its checkpoints)."""
-
-    def __init__(self) -> None:
-        self.evals: list[dict[str, Any]] = []
-
-    def state_dict(self) -> dict[str, Any]:
-        return {"json": json.dumps(self.evals)}
-
-    def load_state_dict(self, state: dict[str, Any]) -> None:
-        self.evals = json.loads(state["json"])
-
-
 def _sync(device: torch.device) -> Any:
     return torch.cuda.synchronize if device.type == "cuda" else None
 
@@ -294,34 +241,6 @@ def build_job(job: Job) -> tuple[DILWrapper, Any, Any]:
     milestones = sorted({max(1, round(f * job.steps)) for f in p.milestones})
     sched = torch.optim.lr_scheduler.MultiStepLR(opt, milestones=milestones, gamma=p.gamma)
     return dil, source, sched
-
-
-def _mean(xs: list[float]) -> float:
-    return statistics.fmean(xs) if xs else float("nan")
-
-
-def seen_val_psnr(entry: dict[str, Any], train_levels: tuple[float, ...]) -> float:
-    """Mean validation PSNR at the seen levels of one evaluation along training."""
-    return _mean([r["psnr"] for r in entry.get("val", []) if r["level"] in train_levels])
-
-
-def undertrained(history: list[dict[str, Any]], steps: int, train_levels: tuple[float, ...]) -> dict[str, Any] | None:
-    """The convergence check: seen-level validation PSNR at the end minus at 3/4 of the steps
-    (the last evaluation at or before it); ``None`` without validation evaluations."""
-    vals = [e for e in history if e.get("val")]
-    if not vals or vals[-1]["step"] != steps:
-        return None
-    early = [e for e in vals if e["step"] <= round(0.75 * steps)]
-    if not early:
-        return None
-    rise = seen_val_psnr(vals[-1], train_levels) - seen_val_psnr(early[-1], train_levels)
-    return {"rise_db": rise, "from_step": early[-1]["step"], "flag": rise > CONVERGENCE_DB}
-
-
-def eval_steps(steps: int, evals: int, with_val: bool) -> set[int]:
-    """Steps at which a run is scored: ``evals`` evenly spaced, plus 3/4 of the way for the convergence check."""
-    at = {max(1, round(steps * i / evals)) for i in range(1, evals + 1)}
-    return at | {max(1, round(0.75 * steps))} if with_val else at
 
 
 def run_job(job: Job, progress: Any = None) -> dict[str, Any]:
@@ -420,7 +339,7 @@ def run_job(job: Job, progress: Any = None) -> dict[str, Any]:
         "backbone": job.backbone,
         "dnd_submission": str(dnd) if dnd else None,
     }
-    report.write_json(record_path, record)
+    provenance.write_json(record_path, record)
     send(("done", name, job.seed, steps, record))
     return record
 

@@ -4,7 +4,6 @@ the methods' PSNRs differ most and the one of median PSNR."""
 
 from __future__ import annotations
 
-import os
 import statistics
 from pathlib import Path
 from typing import Any
@@ -12,6 +11,7 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
+from .figure import save_figure
 from .jobs import Job, trained_model
 
 __all__ = ["pick_images", "write_crops"]
@@ -97,9 +97,5 @@ def write_crops(
                 ax.set_title(name, fontsize=8)
         axes[row][0].set_ylabel(f"{dataset} {file}\n({why})", fontsize=7)
     fig.suptitle(f"{key} = {level:g} (unseen), seed {seed}: crops where the outputs differ most", fontsize=9)
-    fig.tight_layout()
-    tmp = path.with_name(f".{path.stem}.tmp-{os.getpid()}{path.suffix}")
-    fig.savefig(tmp, dpi=110)
-    plt.close(fig)
-    os.replace(tmp, path)
+    save_figure(fig, path, dpi=110)
     return path

@@ -25,7 +25,7 @@ import torch
 from ..evaluation import Evaluator
 from ..fast import FAST_OPTIONS, check_fast_options
 from ..launch import init_distributed
-from . import live, pictures, pool, report
+from . import announce, live, pictures, pool, provenance, report
 from .jobs import Job, run_job, test_sets
 from .spec import METHODS, PROFILES, Backbone, Profile, TableSpec
 
@@ -360,7 +360,7 @@ def main(spec: TableSpec, argv: list[str] | None = None, prog: str | None = None
     absent: list[str] = []
     if not args.throughput_only:
         sets, absent = test_sets(spec.datasets, args.data_root, profile.eval_images, profile.eval_crop)
-        report.announce_sets(sets, absent, spec.datasets, out / "log.txt")
+        announce.announce_sets(sets, absent, spec.datasets, out / "log.txt")
     t0 = time.perf_counter()
     progress = live.Progress(jobs, spec.level_key, out / "log.txt") if rank == 0 else None
     records = run_jobs(jobs, profile.workers, progress)
@@ -373,7 +373,7 @@ def main(spec: TableSpec, argv: list[str] | None = None, prog: str | None = None
         if rank != 0:  # rank 0 writes the reports
             return out
     if args.throughput_only:
-        path = report.write_throughput(out, records, profile, device, argv)
+        path = provenance.write_throughput(out, records, profile, device, argv)
         for r in records:
             print(
                 f"{r['method']:7s} {r['it_per_s']:8.3f} it/s  {r['ge_per_s']:8.2f} ge/s  "
