@@ -22,7 +22,7 @@ SHARED = Path("/work/shared")
 from dil_optim.augment import HybridDistortion  # noqa: E402
 from dil_optim.models import build_model  # noqa: E402
 from dil_optim.training.evaluation import DEGRADATIONS, HYBRID_CODES, Evaluator, hybrid_level  # noqa: E402
-from dil_optim.training.reproduce import announce, runner  # noqa: E402
+from dil_optim.training.reproduce import announce, arguments, runner  # noqa: E402
 from dil_optim.training.reproduce.paper_numbers import (  # noqa: E402
     TABLE1,
     TABLE2,
@@ -132,13 +132,13 @@ def test_smoke_table6_two_backbones_in_one_run(train_root: Path, tmp_path: Path,
 
 
 def test_table6_one_backbone_and_model_refused(train_root: Path, tmp_path: Path) -> None:
-    args = runner.parse_args(TABLE6_SPEC, ["--backbones", "SwinIR"])
+    args = arguments.parse_args(TABLE6_SPEC, ["--backbones", "SwinIR"])
     assert args.backbones == ["SwinIR"]
     with pytest.raises(SystemExit):
-        runner.parse_args(TABLE6_SPEC, ["--model", "dncnn"])
+        arguments.parse_args(TABLE6_SPEC, ["--model", "dncnn"])
     with pytest.raises(SystemExit):
-        runner.parse_args(TABLE6_SPEC, ["--backbones", "ResNet"])
-    assert not hasattr(runner.parse_args(TABLE1_SPEC, []), "backbones")
+        arguments.parse_args(TABLE6_SPEC, ["--backbones", "ResNet"])
+    assert not hasattr(arguments.parse_args(TABLE1_SPEC, []), "backbones")
 
 
 def test_table6_paper_profile_builds_the_papers_backbones() -> None:
@@ -207,9 +207,9 @@ def test_hybrid_level_codes() -> None:
     assert isinstance(DEGRADATIONS["hybrid"](MODERATE), HybridDistortion)
     with pytest.raises(ValueError):
         hybrid_level(18.5)
-    args = runner.parse_args(TABLE3_SPEC, ["--levels", "Mild", "severe", "1217"])
+    args = arguments.parse_args(TABLE3_SPEC, ["--levels", "Mild", "severe", "1217"])
     assert args.levels == [MILD, SEVERE, MODERATE]
-    assert runner.parse_args(TABLE3_SPEC, []).train_levels == [18.0, 19.0, 20.0]
+    assert arguments.parse_args(TABLE3_SPEC, []).train_levels == [18.0, 19.0, 20.0]
 
 
 # ------------------------------------------------------------------------------------ spec fields
@@ -218,7 +218,7 @@ def test_table1_keeps_its_defaults() -> None:
     assert (s.channel, s.methods, s.seen_levels, s.backbones, s.notes) == ("rgb", DEFAULT_METHODS, (), (), ())
     assert s.profile(PROFILES["quick"]) == PROFILES["quick"] and s.paper_label("DIL_sf") == "DIL_sf"
     assert s.level_label(30.0) == "30" and s.parse_level("30") == 30.0
-    assert runner.parse_args(s, []).methods == list(DEFAULT_METHODS)
+    assert arguments.parse_args(s, []).methods == list(DEFAULT_METHODS)
 
 
 def test_tables_are_listed_with_their_settings() -> None:
@@ -236,7 +236,7 @@ def test_tables_are_listed_with_their_settings() -> None:
         assert {m for row in spec.paper.values() for m in row} <= ours
         quick = spec.profile(PROFILES["quick"])
         assert quick.name == "quick" and quick.budget_ge >= 500
-    assert runner.resolve_profile(runner.parse_args(TABLE6_SPEC, ["--budget-ge", "77"]), torch.device("cpu"), 4,
+    assert arguments.resolve_profile(arguments.parse_args(TABLE6_SPEC, ["--budget-ge", "77"]), torch.device("cpu"), 4,
                                   TABLE6_SPEC).budget_ge == 77  # the command line still wins
 
 

@@ -15,7 +15,7 @@ import torch
 from PIL import Image
 
 from dil_optim.training.evaluation import split_train_val
-from dil_optim.training.reproduce import runner
+from dil_optim.training.reproduce import arguments, runner
 from dil_optim.training.reproduce.convergence import eval_steps, undertrained
 from dil_optim.training.reproduce.jobs import Job, build_job
 from dil_optim.training.reproduce.spec import PROFILES
@@ -127,10 +127,10 @@ def test_runner_smoke_with_grid_baselines_and_equal_steps(train_root: Path, tmp_
 
 def test_runner_refuses_an_lr_grid_without_a_validation_split(capsys: pytest.CaptureFixture[str]):
     with pytest.raises(SystemExit):
-        runner.parse_args(TABLE1_SPEC, ["--lr-grid", "1e-4", "1e-3"])
+        arguments.parse_args(TABLE1_SPEC, ["--lr-grid", "1e-4", "1e-3"])
     assert "--val-images" in capsys.readouterr().err
     with pytest.raises(SystemExit):
-        runner.parse_args(TABLE1_SPEC, ["--lr", "-1"])
+        arguments.parse_args(TABLE1_SPEC, ["--lr", "-1"])
 
 
 def test_scaling_study_smoke(train_root: Path, tmp_path: Path):
