@@ -19,7 +19,8 @@ from .jpeg import JPEG, jpeg_compress
 from .kernels import KERNEL_TYPES, MixedKernelSampler, bessel_j1, bivariate_kernels, sinc_kernels
 from .noise import GaussianNoise, PoissonNoise
 from .rain import RAIN_STYLES, TRAIN_RAIN_STYLES, UNSEEN_RAIN_STYLE, RainStreaks, rain_style
-from .realesrgan import REALESRGAN_X4PLUS, Downsample, RealESRGANDegradation, realesrgan_confounders
+from .realesrgan import REALESRGAN_X4PLUS, RealESRGANDegradation, realesrgan_confounders
+from .resize import Downsample
 
 __all__ = [
     "AnisotropicGaussianBlur",

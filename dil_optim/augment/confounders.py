@@ -21,7 +21,8 @@ from .hybrid import HybridDistortion
 from .isp import CFA_PATTERNS, CameraNoise
 from .noise import GaussianNoise
 from .rain import TRAIN_RAIN_STYLES, UNSEEN_RAIN_STYLE, rain_style
-from .realesrgan import Downsample, RealESRGANDegradation, realesrgan_confounders
+from .realesrgan import RealESRGANDegradation, realesrgan_confounders
+from .resize import Downsample
 
 __all__ = ["ConfounderSet", "paper_confounders", "folder_confounders", "PAPER_TASKS"]
 

@@ -38,7 +38,6 @@ from collections.abc import Mapping
 from typing import Any
 
 import torch
-import torch.nn.functional as F
 from torch import Tensor
 
 from .base import Degradation, rand, randint
@@ -46,8 +45,10 @@ from .blur import filter2d, filter2d_sized
 from .jpeg import jpeg_compress
 from .kernels import MixedKernelSampler, sinc_kernels
 from .noise import add_gaussian_noise, add_poisson_noise
+from .resize import MODES as _MODES
+from .resize import resize
 
-__all__ = ["REALESRGAN_X4PLUS", "RealESRGANDegradation", "Downsample", "realesrgan_confounders"]
+__all__ = ["REALESRGAN_X4PLUS", "RealESRGANDegradation", "realesrgan_confounders"]
 
 REALESRGAN_X4PLUS: dict[str, Any] = {
     # first stage
@@ -81,7 +82,6 @@ REALESRGAN_X4PLUS: dict[str, Any] = {
     "jpeg_range2": (30.0, 95.0),
     "final_sinc_prob": 0.8,
 }
-_MODES = ("area", "bilinear", "bicubic")
 _SIZES = tuple(range(7, 22, 2))
 
 
@@ -89,49 +89,6 @@ def _crop(kernel: Tensor, size: int) -> Tensor:
     """The centred ``size x size`` part of a ``(g, g)`` kernel (its support)."""
     lo = (kernel.shape[-1] - size) // 2
     return kernel[lo : lo + size, lo : lo + size]
-
-
-def _resize(x: Tensor, size: tuple[int, int], mode: str) -> Tensor:
-    size = (max(1, size[0]), max(1, size[1]))
-    if tuple(x.shape[-2:]) == size:
-        return x
-    if mode == "area":
-        return F.interpolate(x, size=size, mode="area")
-    return F.interpolate(x, size=size, mode=mode, align_corners=False)
-
-
-class Downsample(Degradation):
-    """Plain downsampling by an integer factor: output ``(N, C, H // scale, W // scale)``.
-
-    Args:
-        scale: integer factor (>= 1).
-        mode: ``"bicubic"`` (default), ``"bilinear"`` or ``"area"``.
-        antialias: low-pass before bilinear / bicubic downsampling (as MATLAB's ``imresize``).
-    """
-
-    def __init__(
-        self, scale: int = 4, mode: str = "bicubic", *, antialias: bool = True, name: str | None = None
-    ) -> None:
-        if isinstance(scale, bool) or not isinstance(scale, int) or scale < 1:
-            raise ValueError(f"scale must be a positive integer, got {scale!r}")
-        if mode not in _MODES:
-            raise ValueError(f"mode must be one of {_MODES}, got {mode!r}")
-        self.scale, self.mode, self.antialias = scale, mode, bool(antialias)
-        self.name = name if name is not None else f"{mode}_x{scale}"
-
-    def output_size(self, height: int, width: int) -> tuple[int, int]:
-        return height // self.scale, width // self.scale
-
-    def _apply(self, x: Tensor, generator: torch.Generator | None) -> Tensor:
-        h, w = self.output_size(*x.shape[-2:])
-        if h < 1 or w < 1:
-            raise ValueError(f"input {tuple(x.shape)} is smaller than the scale {self.scale}")
-        if self.mode == "area" or self.scale == 1:
-            return _resize(x, (h, w), self.mode)
-        return F.interpolate(x, size=(h, w), mode=self.mode, align_corners=False, antialias=self.antialias).clamp(0, 1)
-
-    def _params_repr(self) -> str:
-        return f"scale={self.scale}, mode={self.mode!r}, antialias={self.antialias}"
 
 
 def _check_config(overrides: Mapping[str, Any]) -> dict[str, Any]:
@@ -308,49 +265,49 @@ class RealESRGANDegradation(Degradation):
         y = filter2d_sized(x, k1, size1)
         if not self.per_sample:  # the authors' batch-level decisions: sample 0's draws, batched steps
             f = h1["factor"][0]
-            y = _resize(y, (int(h * f), int(w * f)), _MODES[h1["mode"][0]])
+            y = resize(y, (int(h * f), int(w * f)), _MODES[h1["mode"][0]])
             y = self._batch_noise(y, d1, h1["gauss"][0], generator)
             y = jpeg_compress(y.clamp(0, 1), d1["quality"])
             if self.order == 1:
-                y = _resize(y, (lr_h, lr_w), _MODES[final_mode_h[0]])
+                y = resize(y, (lr_h, lr_w), _MODES[final_mode_h[0]])
             else:
                 if blur2[0]:
                     y = filter2d_sized(y, k2, size2)
                 f2 = h2["factor"][0]
-                y = _resize(y, (int(lr_h * f2), int(lr_w * f2)), _MODES[h2["mode"][0]])
+                y = resize(y, (int(lr_h * f2), int(lr_w * f2)), _MODES[h2["mode"][0]])
                 y = self._batch_noise(y, d2, h2["gauss"][0], generator)
                 if jpeg_last[0]:
-                    y = _resize(y, (lr_h, lr_w), _MODES[final_mode_h[0]])
+                    y = resize(y, (lr_h, lr_w), _MODES[final_mode_h[0]])
                     y = self._sinc_some(y, sinc, size, use_sinc)
                     y = jpeg_compress(y.clamp(0, 1), d2["quality"])
                 else:
                     y = jpeg_compress(y.clamp(0, 1), d2["quality"])
-                    y = _resize(y, (lr_h, lr_w), _MODES[final_mode_h[0]])
+                    y = resize(y, (lr_h, lr_w), _MODES[final_mode_h[0]])
                     y = self._sinc_some(y, sinc, size, use_sinc)
             return (y * 255.0).round().clamp(0, 255) / 255.0
         outs = []
         for i in range(n):
             yi = y[i : i + 1]
             f = h1["factor"][i]
-            yi = _resize(yi, (int(h * f), int(w * f)), _MODES[h1["mode"][i]])
+            yi = resize(yi, (int(h * f), int(w * f)), _MODES[h1["mode"][i]])
             yi = self._noise(yi, d1, h1, i, generator)
             yi = jpeg_compress(yi.clamp(0, 1), int(h1["quality"][i]))
             if self.order == 1:
-                yi = _resize(yi, (lr_h, lr_w), _MODES[final_mode_h[i]])
+                yi = resize(yi, (lr_h, lr_w), _MODES[final_mode_h[i]])
             else:
                 if blur2[i]:
                     yi = filter2d(yi, _crop(k2[i], size2_h[i]))
                 f2 = h2["factor"][i]
-                yi = _resize(yi, (int(lr_h * f2), int(lr_w * f2)), _MODES[h2["mode"][i]])
+                yi = resize(yi, (int(lr_h * f2), int(lr_w * f2)), _MODES[h2["mode"][i]])
                 yi = self._noise(yi, d2, h2, i, generator)
                 if jpeg_last[i]:
-                    yi = _resize(yi, (lr_h, lr_w), _MODES[final_mode_h[i]])
+                    yi = resize(yi, (lr_h, lr_w), _MODES[final_mode_h[i]])
                     if use_sinc[i]:
                         yi = filter2d(yi, _crop(sinc[i], size_h[i]))
                     yi = jpeg_compress(yi.clamp(0, 1), int(h2["quality"][i]))
                 else:
                     yi = jpeg_compress(yi.clamp(0, 1), int(h2["quality"][i]))
-                    yi = _resize(yi, (lr_h, lr_w), _MODES[final_mode_h[i]])
+                    yi = resize(yi, (lr_h, lr_w), _MODES[final_mode_h[i]])
                     if use_sinc[i]:
                         yi = filter2d(yi, _crop(sinc[i], size_h[i]))
             outs.append(yi)

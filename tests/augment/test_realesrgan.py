@@ -91,14 +91,6 @@ def test_too_small_input_raises() -> None:
         RealESRGANDegradation(1, 4)(torch.rand(1, 3, 3, 3))
 
 
-def test_downsample() -> None:
-    x = natural_batch(2, 32)
-    assert Downsample(4)(x).shape == (2, 3, 8, 8)
-    torch.testing.assert_close(Downsample(2, "area")(x), torch.nn.functional.avg_pool2d(x, 2))
-    with pytest.raises(ValueError, match="mode"):
-        Downsample(2, "lanczos")
-
-
 @pytest.mark.parametrize("order", [1, 2])
 def test_batched_and_per_sample_modes(order: int) -> None:
     # the default draws resize factor/mode, noise type and step order once per batch (the authors'
