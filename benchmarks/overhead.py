@@ -20,14 +20,9 @@ Fixed cost: the same configurations (same network) are also timed on 8x8 images 
 where the per-step bookkeeping is most of the time; dil - hand there, in ms, is the wrapper's
 fixed cost per step, reported beside it as a share of the full-size hand-written step.
 
-Peak memory: on CUDA ``torch.cuda.max_memory_allocated`` per configuration, built alone after
-the shared data. On CPU each configuration runs in its own fresh process (forked from a helper
-that has only imported torch); after the warm-up steps the kernel's RSS high-water mark is
-reset (``/proc/self/clear_refs``) and one more step runs; the peak is the anonymous memory
-gained since just before the configuration was built (model, optimizer and wrapper state) plus
-that step's rise of the high-water mark, with glibc's ``MALLOC_MMAP_THRESHOLD_`` fixed so that
-freed tensors leave the RSS. (Code pages of libtorch that the first steps touch are not counted:
-the same configuration first runs once on a tiny net, before the baseline.)
+Peak memory (``benchmarks/peak_memory.py``): on CUDA the allocator's peak per configuration,
+built alone after the shared data; on CPU each configuration runs in its own fresh process and
+its anonymous memory plus one step's rise of the RSS high-water mark is counted.
 
     PYTHONPATH=. python benchmarks/overhead.py --threads 1 --json overhead.json
     PYTHONPATH=. python benchmarks/overhead.py --device cuda
@@ -36,12 +31,10 @@ the same configuration first runs once on a tiny net, before the baseline.)
 from __future__ import annotations
 
 import argparse
-import gc
 import json
 import os
 import platform
 import statistics
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -54,7 +47,9 @@ REPO = Path(__file__).resolve().parents[1]
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
+from benchmarks import peak_memory  # noqa: E402
 from benchmarks.overhead_refs import Batch, build, conv_net, make_data  # noqa: E402
+from benchmarks.peak_memory import sync as _sync  # noqa: E402
 
 VARIANTS = ("erm", "sf", "pf", "ss", "ps")
 GROUPS: dict[str, tuple[str, ...]] = {
@@ -64,11 +59,6 @@ GROUPS: dict[str, tuple[str, ...]] = {
 
 
 # ----------------------------------------------------------------------------- measuring
-def _sync(device: torch.device) -> None:
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
-
-
 def _max_param_diff(a: nn.Module, b: nn.Module) -> float:
     return max((p - q).abs().max().item() for p, q in zip(a.parameters(), b.parameters()))
 
@@ -106,97 +96,18 @@ def measure_times(variants: list[str], net: nn.Module, batches: list[Batch], que
     return out
 
 
-def _peak_in_process(variant: str, kind: str, net: nn.Module, batches: list[Batch], query: Batch,
-                     device: torch.device, warmup: int) -> int:
-    """Bytes: CUDA peak allocated over a step beyond what was allocated before the configuration existed."""
-    gc.collect()
-    torch.cuda.empty_cache()
-    _sync(device)
-    base = torch.cuda.memory_allocated(device)
-    model, step = build(variant, kind, net, batches, query)
-    for _ in range(warmup):
-        step()
-    _sync(device)
-    torch.cuda.reset_peak_memory_stats(device)
-    for _ in range(2):
-        step()
-    _sync(device)
-    peak = torch.cuda.max_memory_allocated(device) - base
-    del model, step
-    return int(peak)
-
-
-def _status_kib(field: str) -> int:
-    with open("/proc/self/status") as f:
-        for line in f:
-            if line.startswith(field + ":"):
-                return int(line.split()[1])
-    raise OSError(f"/proc/self/status has no {field}")
-
-
-def _reset_peak_rss() -> bool:
-    """Reset the kernel's RSS high-water mark (VmHWM) to the current RSS (Linux >= 4.0)."""
-    try:
-        with open("/proc/self/clear_refs", "w") as f:
-            f.write("5")
-        return True
-    except OSError:
-        return False
-
-
-def _one_config_memory(args: argparse.Namespace, variant: str, kind: str) -> dict[str, int]:
-    """Peak RSS growth (bytes) of one configuration, in a process that has run no other one."""
+def _one_config_memory(args: argparse.Namespace, item: str) -> dict[str, int]:
+    """Peak RSS growth of one ``variant/kind`` configuration (:func:`peak_memory.rss_peak`)."""
+    variant, kind = item.split("/")
     if args.threads:
         torch.set_num_threads(args.threads)
     device = torch.device("cpu")
     torch.manual_seed(0)
     net = conv_net(args.channels).to(device)
     batches, query = make_data(args.confounders, args.batch, args.size, device, torch.float32)
-    # Lazy imports and initialisations (torch.optim pulls in torch._dynamo, ~80 MB) belong to no
-    # configuration: run the same configuration on a 4-channel net and 8x8 inputs first.
     tb, tq = make_data(args.confounders, 1, 8, device, torch.float32)
-    _, tiny_step = build(variant, kind, conv_net(4), tb, tq)
-    for _ in range(2):
-        tiny_step()
-    del tiny_step
-    gc.collect()
-    anon0 = _status_kib("RssAnon")
-    model, step = build(variant, kind, net, batches, query)
-    for _ in range(max(args.warmup, 1)):
-        step()
-    gc.collect()
-    # RSS also counts the pages of libtorch's code that the first steps touched; so: persistent
-    # anonymous memory since the baseline + the peak of one more step above the RSS before it.
-    if not _reset_peak_rss():
-        raise OSError("cannot reset the peak RSS (/proc/self/clear_refs); measure memory on CUDA or use --no-memory")
-    rss1, anon1 = _status_kib("VmRSS"), _status_kib("RssAnon")
-    step()
-    transient = _status_kib("VmHWM") - rss1
-    return {"peak": 1024 * (anon1 - anon0 + transient), "persistent": 1024 * (anon1 - anon0),
-            "transient": 1024 * transient}
-
-
-def _memory_server(args: argparse.Namespace) -> None:
-    """Helper-process body: torch is imported but unused here; each configuration runs in a child
-    forked from this clean state (a fresh process without the import cost) and prints one JSON line."""
-    for item in args.child:
-        variant, kind = item.split("/")
-        r, w = os.pipe()
-        pid = os.fork()
-        if pid == 0:  # the child: measure, report, leave without running the parent's cleanup
-            os.close(r)
-            try:
-                os.write(w, json.dumps(_one_config_memory(args, variant, kind)).encode())
-                code = 0
-            except BaseException as exc:  # noqa: BLE001 - reported to the parent below
-                os.write(w, json.dumps({"error": f"{type(exc).__name__}: {exc}"}).encode())
-                code = 1
-            os._exit(code)
-        os.close(w)
-        with os.fdopen(r) as f:
-            got = json.loads(f.read())
-        os.waitpid(pid, 0)
-        print(json.dumps({"config": item, **got}), flush=True)
+    return peak_memory.rss_peak(lambda: build(variant, kind, conv_net(4), tb, tq),
+                                lambda: build(variant, kind, net, batches, query), args.warmup)
 
 
 def measure_memory(variants: list[str], args: argparse.Namespace, net: nn.Module, batches: list[Batch],
@@ -205,23 +116,14 @@ def measure_memory(variants: list[str], args: argparse.Namespace, net: nn.Module
     process forked from a helper that has only imported torch)."""
     canon = lambda v, k: "erm/hand" if k == "erm" or (v, k) == ("erm", "hand") else f"{v}/{k}"  # noqa: E731
     wanted = list(dict.fromkeys(canon(v, k) for v in variants for k in GROUPS[v]))  # plain ERM once
-    peaks: dict[str, int] = {}
     if device.type == "cuda":
-        for item in wanted:
-            v, k = item.split("/")
-            peaks[item] = _peak_in_process(v, k, net, batches, query, device, args.warmup)
+        peaks = {item: peak_memory.cuda_peak(lambda item=item: build(*item.split("/"), net, batches, query), device,
+                                             args.warmup) for item in wanted}
     else:
-        cmd = [sys.executable, str(Path(__file__).resolve()), "--child", *wanted, "--size", str(args.size),
-               "--batch", str(args.batch), "--channels", str(args.channels), "--threads", str(args.threads),
-               "--confounders", str(args.confounders), "--warmup", str(args.warmup)]
-        env = {**os.environ, "MALLOC_MMAP_THRESHOLD_": "131072",
-               "PYTHONPATH": os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")])}
-        done = subprocess.run(cmd, capture_output=True, text=True, env=env)
-        lines = [json.loads(x) for x in done.stdout.splitlines() if x.startswith("{")]
-        errors = [x for x in lines if "error" in x]
-        if done.returncode or errors or len(lines) != len(wanted):
-            raise RuntimeError(f"memory measurement failed: {errors or done.stderr[-2000:]}")
-        peaks = {x["config"]: int(x["peak"]) for x in lines}
+        options = ["--size", str(args.size), "--batch", str(args.batch), "--channels", str(args.channels),
+                   "--threads", str(args.threads), "--confounders", str(args.confounders), "--warmup", str(args.warmup)]
+        got = peak_memory.measure_in_children(Path(__file__).resolve(), wanted, options)
+        peaks = {item: int(m["peak"]) for item, m in got.items()}
     return {v: {k: peaks[canon(v, k)] for k in GROUPS[v]} for v in variants}
 
 
@@ -370,7 +272,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
     if args.child:
-        _memory_server(args)
+        peak_memory.serve(args.child, lambda item: _one_config_memory(args, item))
         return
     t0 = time.perf_counter()
     res = run(args)

@@ -10,8 +10,8 @@ batches:
 - peak memory: on CUDA ``torch.cuda.max_memory_allocated`` over two steps beyond what was
   allocated before the configuration was built; on CPU each configuration runs in a fresh
   process (forked from a helper that has only imported torch) with the RSS method of
-  ``benchmarks/overhead.py`` (its helpers are reused: high-water mark reset through
-  /proc/self/clear_refs, anonymous RSS gained since just before the configuration was built);
+  ``benchmarks/peak_memory.py`` (high-water mark reset through /proc/self/clear_refs, anonymous
+  RSS gained since just before the configuration was built);
 - the ratios of each mode to ``"graph"`` (time, memory) and DIL_ps's peak relative to the ERM
   step on one confounder batch; and the largest |p.grad(mode) - p.grad(graph)| after one step,
   so that a fast mode cannot be a wrong one.
@@ -24,12 +24,10 @@ from __future__ import annotations
 
 import argparse
 import copy
-import gc
 import json
 import os
 import platform
 import statistics
-import subprocess
 import sys
 import time
 from collections.abc import Callable
@@ -43,8 +41,9 @@ REPO = Path(__file__).resolve().parents[1]
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
-from benchmarks.overhead import _reset_peak_rss, _status_kib, _sync  # noqa: E402
+from benchmarks import peak_memory  # noqa: E402
 from benchmarks.overhead_refs import Batch, conv_net, make_data  # noqa: E402
+from benchmarks.peak_memory import sync as _sync  # noqa: E402
 from dil_optim import DILWrapper  # noqa: E402
 from dil_optim.models import build_model  # noqa: E402
 
@@ -104,86 +103,28 @@ def measure_times(configs: list[str], net: nn.Module, batches: list[Batch], quer
     return out
 
 
-def _cuda_peak(config: str, net: nn.Module, batches: list[Batch], query: Batch, device: torch.device,
-               warmup: int) -> int:
-    gc.collect()
-    torch.cuda.empty_cache()
-    _sync(device)
-    base = torch.cuda.memory_allocated(device)
-    model, step = build(config, net, batches, query)
-    for _ in range(warmup):
-        step()
-    _sync(device)
-    torch.cuda.reset_peak_memory_stats(device)
-    for _ in range(2):
-        step()
-    _sync(device)
-    peak = torch.cuda.max_memory_allocated(device) - base
-    del model, step
-    return int(peak)
-
-
-def _cpu_peak(args: argparse.Namespace, model_name: str, config: str) -> int:
-    """Peak RSS growth in bytes of one configuration, in a process that has run no other one."""
+def _cpu_peak(args: argparse.Namespace, item: str) -> dict[str, int]:
+    """Peak RSS growth of one ``model:config`` (:func:`peak_memory.rss_peak`)."""
+    model_name, config = item.split(":")
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
     net = make_model(model_name, args.channels)
     batches, query = make_data(args.confounders, args.batch, args.size, torch.device("cpu"), torch.float32)
     tb, tq = make_data(args.confounders, 1, 8, torch.device("cpu"), torch.float32)
-    _, tiny = build(config, make_model(model_name, 4) if model_name == "conv" else net, tb, tq)
-    for _ in range(2):  # lazy imports and initialisations belong to no configuration
-        tiny()
-    del tiny
-    gc.collect()
-    anon0 = _status_kib("RssAnon")
-    model, step = build(config, net, batches, query)
-    for _ in range(max(args.warmup, 1)):
-        step()
-    gc.collect()
-    if not _reset_peak_rss():
-        raise OSError("cannot reset the peak RSS (/proc/self/clear_refs); use --no-memory or CUDA")
-    rss1, anon1 = _status_kib("VmRSS"), _status_kib("RssAnon")
-    step()
-    return 1024 * (anon1 - anon0 + _status_kib("VmHWM") - rss1)
-
-
-def _memory_server(args: argparse.Namespace) -> None:
-    """Helper process: forks one child per ``model:config`` of ``--child``; prints JSON lines."""
-    for item in args.child:
-        model_name, config = item.split(":")
-        r, w = os.pipe()
-        pid = os.fork()
-        if pid == 0:
-            os.close(r)
-            try:
-                os.write(w, json.dumps({"peak": _cpu_peak(args, model_name, config)}).encode())
-                code = 0
-            except BaseException as exc:  # noqa: BLE001 - reported to the parent
-                os.write(w, json.dumps({"error": f"{type(exc).__name__}: {exc}"}).encode())
-                code = 1
-            os._exit(code)
-        os.close(w)
-        with os.fdopen(r) as f:
-            got = json.loads(f.read())
-        os.waitpid(pid, 0)
-        print(json.dumps({"item": item, **got}), flush=True)
+    tiny_net = make_model(model_name, 4) if model_name == "conv" else net
+    return peak_memory.rss_peak(lambda: build(config, tiny_net, tb, tq), lambda: build(config, net, batches, query),
+                                args.warmup)
 
 
 def measure_memory(args: argparse.Namespace, model_name: str, configs: list[str], net: nn.Module,
                    batches: list[Batch], query: Batch, device: torch.device) -> dict[str, int]:
     if device.type == "cuda":
-        return {c: _cuda_peak(c, net, batches, query, device, args.warmup) for c in configs}
-    cmd = [sys.executable, str(Path(__file__).resolve()), "--child", *[f"{model_name}:{c}" for c in configs],
-           "--size", str(args.size), "--batch", str(args.batch), "--channels", str(args.channels),
-           "--threads", str(args.threads), "--confounders", str(args.confounders), "--warmup", str(args.warmup)]
-    env = {**os.environ, "MALLOC_MMAP_THRESHOLD_": "131072",
-           "PYTHONPATH": os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")])}
-    done = subprocess.run(cmd, capture_output=True, text=True, env=env)
-    lines = [json.loads(x) for x in done.stdout.splitlines() if x.startswith("{")]
-    errors = [x for x in lines if "error" in x]
-    if done.returncode or errors or len(lines) != len(configs):
-        raise RuntimeError(f"memory measurement failed: {errors or done.stderr[-2000:]}")
-    return {x["item"].split(":")[1]: int(x["peak"]) for x in lines}
+        return {c: peak_memory.cuda_peak(lambda c=c: build(c, net, batches, query), device, args.warmup)
+                for c in configs}
+    options = ["--size", str(args.size), "--batch", str(args.batch), "--channels", str(args.channels),
+               "--threads", str(args.threads), "--confounders", str(args.confounders), "--warmup", str(args.warmup)]
+    got = peak_memory.measure_in_children(Path(__file__).resolve(), [f"{model_name}:{c}" for c in configs], options)
+    return {item.split(":")[1]: int(m["peak"]) for item, m in got.items()}
 
 
 def summarise(times: dict[str, Any], memory: dict[str, int] | None) -> dict[str, Any]:
@@ -195,9 +136,10 @@ def summarise(times: dict[str, Any], memory: dict[str, int] | None) -> dict[str,
             row["time/graph"] = statistics.median(a / b for a, b in zip(t["wall"], times[ref]["wall"]))
         if memory is not None:
             row["peak_mib"] = memory[c] / 2**20
-            if ref in memory:
+            # a ratio to a peak below one page (tiny sizes: the RSS method reads 0) is not a measurement
+            if memory.get(ref, 0) > 0:
                 row["mem/graph"] = memory[c] / memory[ref]
-            if "erm1/graph" in memory and c != "erm1/graph":
+            if memory.get("erm1/graph", 0) > 0 and c != "erm1/graph":
                 row["mem/erm_one_batch"] = memory[c] / memory["erm1/graph"]
         rows[c] = row
     return rows
@@ -274,7 +216,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
     if args.child:
-        _memory_server(args)
+        peak_memory.serve(args.child, lambda item: _cpu_peak(args, item))
         return
     t0 = time.perf_counter()
     res = run(args)
