@@ -8,6 +8,8 @@ takes to its spec.
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from ..evaluation import HYBRID_CODES, REAL_LEVEL
 from .paper_numbers import TABLE1, TABLE2, TABLE3, TABLE4, TABLE5, TABLE5_REFERENCES, TABLE6, TABLE7
 from .spec import Backbone, TableSpec
@@ -260,23 +262,15 @@ TABLE5_SPEC = TableSpec(
 )
 
 #: Table 7: first-order (D1) against second-order (D2) training distortions, ERM and DIL each
-TABLE7_SPEC = TableSpec(
+TABLE7_SPEC = replace(  # Table 5's settings and test sets; two training distributions as "backbones"
+    TABLE5_SPEC,
     name="table7",
     title="Table 7 (training distortions: Real-ESRGAN first order D1 against second order D2, x4 real-world SR)",
-    kind="realsr",
-    level_key="distortion",
-    train_levels=(1, 2, 3, 4),
-    eval_levels=(_REAL, 8.0, _STANDIN),
-    datasets=("RealSRV3", "DRealSR"),
     paper={k: dict(v) for k, v in TABLE7.items()},
     figure="fig_realsr_d1d2",
-    channel="y",
-    level_names=_SR_LEVELS,
     methods=("erm", "sf"),
     paper_labels={"DIL_sf": "DIL"},
-    profiles=_SR_PROFILES,
     backbones=(Backbone("D1", train_levels=(1, 2, 3, 4)), Backbone("D2", train_levels=(11, 12, 13, 14))),
-    figure_xlabel="test distortion",
     notes=(
         STANDIN_NOTE,
         PAPER_DIL_NOTE,
