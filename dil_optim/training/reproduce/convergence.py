@@ -3,8 +3,9 @@ over the last quarter of its budget ("under-trained")? And the steps at which a 
 
 from __future__ import annotations
 
-import statistics
 from typing import Any
+
+from .summary import mean
 
 __all__ = ["CONVERGENCE_DB", "eval_steps", "seen_val_psnr", "undertrained"]
 
@@ -13,13 +14,9 @@ __all__ = ["CONVERGENCE_DB", "eval_steps", "seen_val_psnr", "undertrained"]
 CONVERGENCE_DB = 0.1
 
 
-def _mean(xs: list[float]) -> float:
-    return statistics.fmean(xs) if xs else float("nan")
-
-
 def seen_val_psnr(entry: dict[str, Any], train_levels: tuple[float, ...]) -> float:
     """Mean validation PSNR at the seen levels of one evaluation along training."""
-    return _mean([r["psnr"] for r in entry.get("val", []) if r["level"] in train_levels])
+    return mean([r["psnr"] for r in entry.get("val", []) if r["level"] in train_levels])
 
 
 def undertrained(history: list[dict[str, Any]], steps: int, train_levels: tuple[float, ...]) -> dict[str, Any] | None:
