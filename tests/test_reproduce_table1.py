@@ -9,10 +9,8 @@ import re
 import sys
 from pathlib import Path
 
-import numpy as np
 import pytest
 import torch
-from PIL import Image
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -23,6 +21,7 @@ from dil_optim.training.reproduce.paper_numbers import TABLE1  # noqa: E402
 from dil_optim.training.reproduce.tables import TABLE1_SPEC  # noqa: E402
 from dil_optim.augment import paper_confounders  # noqa: E402
 from dil_optim.metrics import psnr  # noqa: E402
+from scripts import write_train_images  # noqa: E402
 
 SHARED = Path("/work/shared")
 METHOD_NAMES = ["ERM", "DIL_sf", "DIL_pf", "DIL_ss", "DIL_ps"]
@@ -30,11 +29,7 @@ METHOD_NAMES = ["ERM", "DIL_sf", "DIL_pf", "DIL_ss", "DIL_ps"]
 
 @pytest.fixture(scope="module")
 def train_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    root = tmp_path_factory.mktemp("train")
-    rng = np.random.default_rng(0)
-    for i in range(2):
-        Image.fromarray(rng.integers(0, 256, (40, 36, 3), dtype=np.uint8)).save(root / f"img{i}.png")
-    return root
+    return write_train_images(tmp_path_factory.mktemp("train"), count=2, height=40, width=36, seed=0)
 
 
 def _argv(train_root: Path, out: Path, *extra: str) -> list[str]:

@@ -9,12 +9,10 @@ import logging
 import re
 from pathlib import Path
 
-import numpy as np
 import pytest
 import torch
-from PIL import Image
 
-from scripts import run_table_script  # noqa: E402
+from scripts import run_table_script, write_train_images  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = Path("/work/shared")
@@ -49,11 +47,7 @@ MILD, MODERATE, SEVERE = 911.0, 1217.0, 1820.0
 
 @pytest.fixture(scope="module")
 def train_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    root = tmp_path_factory.mktemp("train")
-    rng = np.random.default_rng(0)
-    for i in range(2):
-        Image.fromarray(rng.integers(0, 256, (40, 36, 3), dtype=np.uint8)).save(root / f"img{i}.png")
-    return root
+    return write_train_images(tmp_path_factory.mktemp("train"), count=2, height=40, width=36, seed=0)
 
 
 

@@ -12,7 +12,6 @@ import numpy as np
 import pytest
 import scipy.io
 import torch
-from PIL import Image
 from realsets_fixtures import make_derain, make_dnd, make_drealsr, make_rain_training, make_realsr_v3, make_sidd
 
 from dil_optim.augment import PairedFolder
@@ -22,7 +21,7 @@ from dil_optim.training.reproduce import jobs as jobs_mod
 from dil_optim.training.reproduce.paper_numbers import TABLE4, TABLE5, TABLE5_REFERENCES, TABLE7
 from dil_optim.training.reproduce.tables import TABLE4A_SPEC, TABLE4B_SPEC, TABLE5_SPEC, TABLE7_SPEC, TABLES
 
-from scripts import run_table_script  # noqa: E402
+from scripts import run_table_script, write_train_images  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 PAPER = Path("/work/shared/paper/dil-cvpr2023.txt")
@@ -30,11 +29,7 @@ PAPER = Path("/work/shared/paper/dil-cvpr2023.txt")
 
 @pytest.fixture(scope="module")
 def train_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    root = tmp_path_factory.mktemp("train")
-    rng = np.random.default_rng(0)
-    for i in range(2):
-        Image.fromarray(rng.integers(0, 256, (72, 72, 3), dtype=np.uint8)).save(root / f"img{i}.png")
-    return root
+    return write_train_images(tmp_path_factory.mktemp("train"), count=2, height=72, width=72, seed=0)
 
 
 

@@ -9,10 +9,8 @@ import json
 import sys
 from pathlib import Path
 
-import numpy as np
 import pytest
 import torch
-from PIL import Image
 
 from dil_optim.training.evaluation import split_train_val
 from dil_optim.training.reproduce import arguments, runner
@@ -20,6 +18,7 @@ from dil_optim.training.reproduce.convergence import eval_steps, undertrained
 from dil_optim.training.reproduce.jobs import Job, build_job
 from dil_optim.training.reproduce.spec import PROFILES
 from dil_optim.training.reproduce.tables import TABLE1_SPEC
+from scripts import write_train_images
 
 ROOT = Path(__file__).resolve().parents[1]
 TRAIN = (5.0, 10.0, 15.0, 20.0)
@@ -32,11 +31,7 @@ def _job(method: str, **kw) -> Job:
 
 @pytest.fixture(scope="module")
 def train_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    root = tmp_path_factory.mktemp("train")
-    rng = np.random.default_rng(1)
-    for i in range(4):
-        Image.fromarray(rng.integers(0, 256, (40, 36, 3), dtype=np.uint8)).save(root / f"img{i}.png")
-    return root
+    return write_train_images(tmp_path_factory.mktemp("train"), count=4, height=40, width=36, seed=1)
 
 
 def test_equal_steps_gives_every_method_ermss_steps():
